@@ -1,0 +1,41 @@
+# make run: set up and serve on the embedded defaults (SQLite + local provider).
+# make test: set up and run the whole test suite (PostgreSQL and Chromium included).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: run test bench chromium screenshot clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-installed: requirements.txt | $(PY)
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	$(PY) -m app
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
+
+test: $(VENV)/.dev-installed chromium
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(PY) bench/store_bench.py
+	$(PY) bench/ws_load.py
+
+screenshot: $(VENV)/.dev-installed chromium
+	$(PY) scripts/screenshot.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

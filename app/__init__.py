@@ -1,0 +1,1 @@
+"""Realtime AI conversation backend."""

@@ -1,0 +1,78 @@
+"""Session routes: create, list, get, list events, rebuild the summary, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.api.deps import StoreDep, require_api_key
+from app.api.models import EventOut, SessionCreate, SessionOut
+from app.chat.summarizer import Summarizer
+from app.store.base import SESSION_ID_PATTERN, EventRecord, SessionRecord, SessionStatus
+
+router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(require_api_key)])
+
+SessionIdPath = Annotated[
+    str, Path(pattern=SESSION_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ - . :")
+]
+_NOT_FOUND = {404: {"description": "Unknown session."}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionOut,
+    responses={409: {"description": "Id taken."}},
+)
+async def create_session(body: SessionCreate, store: StoreDep) -> SessionRecord:
+    """Create a session (an id is generated when none is given)."""
+    return await store.create_session(
+        session_id=body.session_id or str(uuid.uuid4()),
+        user_id=body.user_id,
+        metadata=body.metadata,
+    )
+
+
+@router.get("", response_model=list[SessionOut])
+async def list_sessions(
+    store: StoreDep,
+    user_id: str | None = None,
+    status: SessionStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[SessionRecord]:
+    """Sessions, newest first."""
+    return await store.list_sessions(user_id=user_id, status=status, limit=limit, offset=offset)
+
+
+@router.get("/{session_id}", response_model=SessionOut, responses=_NOT_FOUND)
+async def get_session(session_id: SessionIdPath, store: StoreDep) -> SessionRecord:
+    """One session."""
+    return await store.get_session(session_id)
+
+
+@router.get("/{session_id}/events", response_model=list[EventOut], responses=_NOT_FOUND)
+async def list_events(
+    session_id: SessionIdPath,
+    store: StoreDep,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> list[EventRecord]:
+    """A session's events in order, after `after_id`."""
+    return await store.list_events(session_id, after_id=after_id, limit=limit)
+
+
+@router.post("/{session_id}/summary", response_model=SessionOut, responses=_NOT_FOUND)
+async def rebuild_summary(session_id: SessionIdPath, request: Request) -> SessionRecord:
+    """Build the session's summary from its stored events now, save and return it."""
+    summarizer: Summarizer = request.app.state.summarizer
+    return await summarizer.summarize(session_id)
+
+
+@router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def delete_session(session_id: SessionIdPath, store: StoreDep) -> Response:
+    """Delete a session and its events."""
+    await store.delete_session(session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

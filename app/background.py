@@ -1,0 +1,62 @@
+"""Serve the app from a background thread: for notebooks, scripts and tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from app.config import Settings
+from app.main import create_app
+
+
+class BackgroundServer:
+    """A uvicorn server on its own thread and event loop; `url` is known once started."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ws: str = "websockets-sansio",
+        log_level: str = "warning",
+    ) -> None:
+        config = uvicorn.Config(
+            create_app(settings), host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        # Notebooks and test runners own the signals; the thread must not take them.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        self.url = ""
+
+    def start(self, timeout: float = 30.0) -> BackgroundServer:
+        """Start serving and wait until the socket is listening."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start; see its log above")
+            time.sleep(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the server to finish (running the lifespan's shutdown) and wait for it."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

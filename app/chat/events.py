@@ -1,0 +1,146 @@
+"""The WebSocket frames of the contract, and the pure parser of client frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """`user.message`: one user turn."""
+
+    content: str
+    type: Literal["user.message"] = "user.message"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """`cancel`: stop the answer being generated."""
+
+    type: Literal["cancel"] = "cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """`ping`: answered by `pong`."""
+
+    type: Literal["ping"] = "ping"
+
+
+ClientFrame = UserMessage | Cancel | Ping
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    """`session.started`: sent once after the handshake."""
+
+    session_id: str
+    user_id: str
+    resumed: bool
+    history: int
+    type: Literal["session.started"] = "session.started"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantDelta:
+    """`assistant.delta`: the next piece of an answer."""
+
+    message_id: str
+    delta: str
+    type: Literal["assistant.delta"] = "assistant.delta"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """`tool.call`: the model called a tool."""
+
+    message_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    type: Literal["tool.call"] = "tool.call"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """`tool.result`: what a tool returned."""
+
+    message_id: str
+    call_id: str
+    name: str
+    result: Any
+    type: Literal["tool.result"] = "tool.result"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantDone:
+    """`assistant.done`: the whole answer and why it ended."""
+
+    message_id: str
+    content: str
+    finish_reason: Literal["stop", "cancelled", "error", "length"]
+    usage: dict[str, int] | None = None
+    type: Literal["assistant.done"] = "assistant.done"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrame:
+    """`error`: a stable `code` and a `message` for people; never closes the socket."""
+
+    code: str
+    message: str
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """`pong`: the answer to `ping`."""
+
+    type: Literal["pong"] = "pong"
+
+
+ServerFrame = (
+    SessionStarted | AssistantDelta | ToolCall | ToolResult | AssistantDone | ErrorFrame | Pong
+)
+ConversationEvent = AssistantDelta | ToolCall | ToolResult | AssistantDone | ErrorFrame
+
+
+def encode_frame(frame: ServerFrame) -> str:
+    """Serialise a server frame to its JSON text."""
+    return orjson.dumps(frame).decode()
+
+
+def parse_client_frame(text: str, *, max_chars: int) -> ClientFrame | ErrorFrame:
+    """Turn one client text frame into a typed frame, or the error frame to answer with."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        # Plain-text clients: the whole frame is the message.
+        return _user_message(text, max_chars=max_chars)
+    kind = data["type"]
+    if kind == "user.message":
+        content = data.get("content")
+        if not isinstance(content, str):
+            return ErrorFrame("invalid_message", "'content' must be a string")
+        return _user_message(content, max_chars=max_chars)
+    if kind == "cancel":
+        return Cancel()
+    if kind == "ping":
+        return Ping()
+    return ErrorFrame("invalid_message", f"unknown message type '{kind[:64]}'")
+
+
+def _user_message(content: str, *, max_chars: int) -> UserMessage | ErrorFrame:
+    if not content.strip():
+        return ErrorFrame("invalid_message", "the message is empty")
+    if len(content) > max_chars:
+        return ErrorFrame(
+            "message_too_large",
+            f"the message has {len(content)} characters; at most {max_chars} are accepted",
+        )
+    return UserMessage(content)

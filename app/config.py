@@ -1,0 +1,123 @@
+"""Settings: environment variables and `.env`, typed and validated once at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/realtime.db"
+
+# Plain URLs as hosts print them, mapped to the async drivers the app uses.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def to_async_url(raw: str) -> URL:
+    """Parse a database URL and point it at the async driver (asyncpg or aiosqlite)."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL ({exc})") from exc
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(
+            f"unsupported database '{url.drivername}'; use postgresql://… or sqlite+aiosqlite:///…"
+        )
+    url = url.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and "sslmode" in url.query:
+        # libpq spells it sslmode (Supabase prints it so); asyncpg wants ssl.
+        query = dict(url.query)
+        query["ssl"] = query.pop("sslmode")
+        url = url.set(query=query)
+    return url
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see `.env.example` for each one's meaning."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = None
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_KEY"),
+    )
+
+    llm_provider: Literal["local", "openai"] | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_max_tool_rounds: int = Field(default=5, ge=1, le=20)
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)
+    system_prompt: str = (
+        "You are a helpful, concise assistant. Use the tools when they help answer."
+    )
+    local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
+
+    api_key: SecretStr | None = None
+    max_message_chars: int = Field(default=8000, ge=1, le=1_000_000)
+    summary_shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        """Reject a malformed DATABASE_URL at start-up, naming what is wrong."""
+        if value is None or not value.strip():
+            return None
+        return to_async_url(value).render_as_string(hide_password=False)
+
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def storage_backend(self) -> Literal["sql", "supabase"]:
+        """`supabase` when its URL and key are set and DATABASE_URL is not."""
+        if self.database_url is None and self.supabase_url and self.supabase_service_role_key:
+            return "supabase"
+        return "sql"
+
+    @property
+    def sql_url(self) -> URL:
+        """The async SQLAlchemy URL the SQL store connects to."""
+        return to_async_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    @property
+    def provider(self) -> Literal["local", "openai"]:
+        """The model provider: as set, else `openai` when a key is present, else `local`."""
+        if self.llm_provider is not None:
+            return self.llm_provider
+        return "openai" if self.openai_api_key else "local"
+
+
+def load_settings() -> Settings:
+    """Build the settings, turning a validation failure into one readable message."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper() or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SystemExit(f"Invalid configuration: {problems}") from None

@@ -1,0 +1,64 @@
+"""The application factory; the lifespan opens the store and the provider."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.api import events, health, sessions, ws
+from app.api.errors import install_error_handlers
+from app.chat.summarizer import Summarizer
+from app.chat.tools import default_registry
+from app.config import Settings, load_settings
+from app.llm import build_provider
+from app.store import build_store
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("app")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    store = build_store(settings)
+    await store.open()
+    provider = build_provider(settings)
+    app.state.store = store
+    app.state.provider = provider
+    app.state.tools = default_registry()
+    app.state.summarizer = Summarizer(store, provider)
+    app.state.live_sessions = {}
+    log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
+    try:
+        yield
+    finally:
+        await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)
+        await provider.close()
+        await store.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI app for these settings (read from the environment when omitted)."""
+    app = FastAPI(
+        title="Realtime AI conversation backend",
+        summary="Streaming model answers over WebSocket, tool calls, stored sessions, summaries.",
+        version="0.1.0",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings or load_settings()
+    install_error_handlers(app)
+    for module in (health, sessions, events, ws):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app

@@ -1,0 +1,284 @@
+"""The SQL store: SQLAlchemy 2 async Core on SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.store.base import (
+    AlreadyExists,
+    EventRecord,
+    NewEvent,
+    NotFound,
+    SessionRecord,
+    SessionStatus,
+    Unavailable,
+)
+from app.store.batching import GroupCommitter
+from app.store.tables import metadata, session_events, sessions
+
+_turns = (
+    select(func.count())
+    .where(session_events.c.session_id == sessions.c.session_id)
+    .where(session_events.c.event_type == "user_message")
+    .scalar_subquery()
+    .label("turns")
+)
+_session_columns = (*sessions.c, _turns)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the writer; foreign keys give cascade deletes.
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=10000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def build_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine with the settings each database needs."""
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 30}
+    if "pooler.supabase.com" in (url.host or "") or url.port == 6543:
+        # Transaction-mode poolers cannot keep prepared statements between calls.
+        connect_args["statement_cache_size"] = 0
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args=connect_args,
+    )
+
+
+def _session(row: Mapping[str, Any]) -> SessionRecord:
+    return SessionRecord.model_validate(dict(row))
+
+
+def _event(row: Mapping[str, Any]) -> EventRecord:
+    return EventRecord.model_validate(dict(row))
+
+
+class SqlStore:
+    """The storage interface on one SQLAlchemy async engine."""
+
+    def __init__(self, url: URL, *, pool_size: int = 10) -> None:
+        self.name = "postgresql" if url.get_backend_name() == "postgresql" else "sqlite"
+        self._url = url
+        self._pool_size = pool_size
+        self._engine: AsyncEngine | None = None
+        self._events = GroupCommitter(
+            self._insert_events, self._insert_event, retry_alone_on=(IntegrityError,)
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine, once `open` has made it."""
+        if self._engine is None:
+            raise Unavailable("storage is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        """Create the engine and the tables that are missing."""
+        self._engine = build_engine(self._url, pool_size=self._pool_size)
+        async with self._connect() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        """Dispose of the connection pool."""
+        await self._events.close()
+        if self._engine is not None:
+            await self._engine.dispose()
+
+    async def ping(self) -> None:
+        """Run a trivial query; Unavailable when it fails."""
+        async with self._connect() as conn:
+            await conn.execute(text("select 1"))
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose driver failures become Unavailable."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except (TimeoutError, SQLAlchemyError, OSError) as exc:
+            raise Unavailable(_describe(exc)) from exc
+
+    async def create_session(
+        self, *, session_id: str, user_id: str, metadata: dict[str, Any] | None = None
+    ) -> SessionRecord:
+        """Insert an active session; AlreadyExists when the id is taken."""
+        values = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "start_time": datetime.now(UTC),
+            "status": "active",
+            "metadata": metadata or {},
+        }
+        try:
+            async with self._connect() as conn:
+                await conn.execute(insert(sessions).values(**values))
+        except IntegrityError as exc:
+            raise AlreadyExists(f"session '{session_id}' already exists") from exc
+        return SessionRecord.model_validate(values)
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        """Return one session; NotFound when unknown."""
+        async with self._connect() as conn:
+            return await self._fetch_session(conn, session_id)
+
+    async def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        status: SessionStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SessionRecord]:
+        """Sessions newest first, optionally filtered by user and status."""
+        query = select(*_session_columns)
+        if user_id is not None:
+            query = query.where(sessions.c.user_id == user_id)
+        if status is not None:
+            query = query.where(sessions.c.status == status)
+        query = query.order_by(sessions.c.start_time.desc(), sessions.c.session_id.desc())
+        async with self._connect() as conn:
+            rows = await conn.execute(query.limit(limit).offset(offset))
+            return [_session(row) for row in rows.mappings()]
+
+    async def reopen_session(self, session_id: str) -> SessionRecord:
+        """Mark a session active again, clearing its end."""
+        return await self._update_session(
+            session_id, status="active", end_time=None, duration_seconds=None
+        )
+
+    async def end_session(self, session_id: str, *, end_time: datetime) -> SessionRecord:
+        """Mark a session ended with its end time and duration."""
+        async with self._connect() as conn:
+            found = await self._fetch_session(conn, session_id)
+            duration = max((end_time - found.start_time).total_seconds(), 0.0)
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.session_id == session_id)
+                .values(status="ended", end_time=end_time, duration_seconds=duration)
+            )
+            return await self._fetch_session(conn, session_id)
+
+    async def add_event(self, event: NewEvent) -> EventRecord:
+        """Store one event, group-committed with concurrent ones; NotFound: unknown session."""
+        return await self._events.submit(event)
+
+    async def _insert_events(self, batch: list[NewEvent]) -> list[EventRecord]:
+        """Insert a batch of events in one transaction, ids in input order."""
+        rows = [_event_values(event) for event in batch]
+        async with self._connect() as conn:
+            if self.name == "sqlite":
+                # SQLite cannot batch an ordered RETURNING; under the write lock the
+                # new rowids are consecutive, so they follow from the last one.
+                await conn.execute(insert(session_events), rows)
+                last = (await conn.execute(text("select last_insert_rowid()"))).scalar_one()
+                ids = list(range(last - len(rows) + 1, last + 1))
+            else:
+                statement = insert(session_events).returning(
+                    session_events.c.id, sort_by_parameter_order=True
+                )
+                ids = list((await conn.execute(statement, rows)).scalars())
+        return [
+            EventRecord.model_validate({"id": i, **row}) for i, row in zip(ids, rows, strict=True)
+        ]
+
+    async def _insert_event(self, event: NewEvent) -> EventRecord:
+        values = _event_values(event)
+        try:
+            async with self._connect() as conn:
+                result = await conn.execute(
+                    insert(session_events).values(**values).returning(session_events.c.id)
+                )
+                event_id = result.scalar_one()
+        except IntegrityError as exc:
+            raise NotFound(f"session '{event.session_id}' not found") from exc
+        return EventRecord.model_validate({"id": event_id, **values})
+
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
+        """A session's events in id order after `after_id`."""
+        query = (
+            select(session_events)
+            .where(session_events.c.session_id == session_id)
+            .where(session_events.c.id > after_id)
+            .order_by(session_events.c.id)
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                await self._fetch_session(conn, session_id)
+            return [_event(row) for row in rows]
+
+    async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
+        """Save a session's summary."""
+        return await self._update_session(session_id, summary=summary)
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session; its events go by the cascade."""
+        async with self._connect() as conn:
+            result = await conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
+            if result.rowcount == 0:
+                raise NotFound(f"session '{session_id}' not found")
+
+    async def _update_session(self, session_id: str, **values: Any) -> SessionRecord:
+        async with self._connect() as conn:
+            result = await conn.execute(
+                update(sessions).where(sessions.c.session_id == session_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"session '{session_id}' not found")
+            return await self._fetch_session(conn, session_id)
+
+    @staticmethod
+    async def _fetch_session(conn: AsyncConnection, session_id: str) -> SessionRecord:
+        query = select(*_session_columns).where(sessions.c.session_id == session_id)
+        row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            raise NotFound(f"session '{session_id}' not found")
+        return _session(row)
+
+
+def _event_values(event: NewEvent) -> dict[str, Any]:
+    return {
+        "session_id": event.session_id,
+        "event_type": event.event_type,
+        "role": event.resolved_role,
+        "content": event.content,
+        "metadata": event.metadata,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free reason for an unreachable database."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"database unavailable: {type(exc.orig).__name__}: {str(exc.orig)[:200]}"
+    return f"database unavailable: {type(exc).__name__}: {str(exc)[:200]}"

@@ -1,0 +1,144 @@
+"""Fixtures: settings, a store on SQLite and on PostgreSQL, the ASGI app, a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.background import BackgroundServer
+from app.config import Settings
+from app.main import create_app
+from app.store.sql import SqlStore
+
+pytest_plugins: list[str] = ["tests.servers.openai_sse"]
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
+# In CI (or when asked) a missing PostgreSQL fails the run instead of skipping its tests.
+REQUIRE_POSTGRES = bool(os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"))
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _admin_dsn(database: str) -> str:
+    url = make_url(TEST_DATABASE_URL).set(drivername="postgresql", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+async def _admin_execute(sql: str) -> None:
+    conn = await asyncpg.connect(_admin_dsn("postgres"), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database for this test run, dropped at the end."""
+    name = f"rt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        await _admin_execute(f'create database "{name}"')
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {exc}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message + " (set REQUIRE_POSTGRES=1 to fail instead)")
+    yield _admin_dsn(name)
+    await _admin_execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the SQL backend a test runs on."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database on the backend under test (cleaned by the `settings` fixture)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+async def empty_postgres(url: str) -> None:
+    """Remove every row the previous test left in the PostgreSQL test database."""
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        exists = await conn.fetchval("select to_regclass('public.session_events') is not null")
+        if exists:
+            await conn.execute("truncate sessions, session_events restart identity cascade")
+    finally:
+        await conn.close()
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests: no `.env`, the local provider, nothing from the outside."""
+    values: dict[str, Any] = {"llm_provider": "local", "api_key": None, "openai_api_key": None}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+async def settings(database_url: str, backend: str) -> Settings:
+    """Settings on the backend under test, its database empty."""
+    if backend == "postgresql":
+        await empty_postgres(database_url)
+    return make_settings(database_url=database_url)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SqlStore]:
+    """An opened SQL store on the backend under test."""
+    sql_store = SqlStore(settings.sql_url)
+    await sql_store.open()
+    yield sql_store
+    await sql_store.close()
+
+
+@pytest.fixture
+def app_factory() -> Callable[[Settings], Any]:
+    """Build an app for the given settings."""
+    return create_app
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the ASGI app, lifespan included."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[[Settings], BackgroundServer]]:
+    """Start real uvicorn servers for given settings; all stop at the end of the test."""
+    started: list[BackgroundServer] = []
+
+    def start(settings: Settings) -> BackgroundServer:
+        server = BackgroundServer(settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(
+    settings: Settings, server_factory: Callable[[Settings], BackgroundServer]
+) -> BackgroundServer:
+    """A real uvicorn server on the backend under test."""
+    return server_factory(settings)
