@@ -86,9 +86,20 @@ class Settings(BaseSettings):
             return None
         return to_async_url(value).render_as_string(hide_password=False)
 
-    @field_validator("llm_provider", mode="before")
+    @field_validator(
+        "llm_provider",
+        "database_url",
+        "supabase_url",
+        "supabase_service_role_key",
+        "openai_api_key",
+        "openai_base_url",
+        "api_key",
+        "llm_temperature",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
+        """An empty variable (as `.env` templates leave them) means unset."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @property

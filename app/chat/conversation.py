@@ -76,8 +76,10 @@ class Conversation:
         self._store = store
         self._provider = provider
         self._tools = tools
+        self._tool_specs = tools.specs()
         self._options = options
         self._history = history
+        self._answer_write: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -123,8 +125,14 @@ class Conversation:
         """Start one answer to `text`; iterate the returned turn for its events."""
         return Turn(self, text)
 
+    async def settle(self) -> None:
+        """Wait until the last answer is stored."""
+        if self._answer_write is not None:
+            await self._answer_write
+
     async def close(self, *, reason: str) -> None:
         """Record why the connection ended (the session itself is ended by the caller)."""
+        await self.settle()
         await self._store.add_event(
             NewEvent(
                 session_id=self.session_id, event_type="session_end", metadata={"reason": reason}
@@ -153,6 +161,7 @@ class Turn:
 
     async def __aiter__(self) -> AsyncIterator[ConversationEvent]:
         conv = self._conv
+        await conv.settle()
         await conv._store.add_event(
             NewEvent(session_id=conv.session_id, event_type="user_message", content=self.text)
         )
@@ -167,7 +176,7 @@ class Turn:
             self._finish = "cancelled"
             raise
         finally:
-            await self._finalise()
+            self._finalise()
         assert self.done is not None
         yield self.done
 
@@ -179,7 +188,7 @@ class Turn:
         ]
         for round_number in range(conv._options.max_tool_rounds + 1):
             # The last round offers no tools, so the model must answer in words.
-            offered = conv._tools.specs() if round_number < conv._options.max_tool_rounds else []
+            offered = conv._tool_specs if round_number < conv._options.max_tool_rounds else []
             calls: list[ToolCallRequest] = []
             async for event in self._stream(messages, offered, calls):
                 yield event
@@ -252,7 +261,7 @@ class Turn:
             )
         )
 
-    async def _finalise(self) -> None:
+    def _finalise(self) -> None:
         """Store the answer however it ended, and build the done frame."""
         conv = self._conv
         content = "".join(self._parts)
@@ -273,18 +282,21 @@ class Turn:
             "tool_calls": self._tool_calls,
             "usage": usage,
         }
+        answer = NewEvent(
+            session_id=conv.session_id,
+            event_type="assistant_message",
+            content=content,
+            metadata=metadata,
+        )
+        # The write goes on while `done` is sent; the next turn and the session's end wait for it.
+        conv._answer_write = asyncio.get_running_loop().create_task(self._write(answer))
+
+    async def _write(self, answer: NewEvent) -> None:
         try:
-            await conv._store.add_event(
-                NewEvent(
-                    session_id=conv.session_id,
-                    event_type="assistant_message",
-                    content=content,
-                    metadata=metadata,
-                )
-            )
+            await self._conv._store.add_event(answer)
         except StoreError as exc:
             log.error(
-                "answer %s of session %s not stored: %s", self.message_id, conv.session_id, exc
+                "answer %s of session %s not stored: %s", self.message_id, answer.session_id, exc
             )
 
 

@@ -64,7 +64,6 @@ def build_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         connect_args=connect_args,
     )

@@ -1,0 +1,305 @@
+"""The Supabase store: the official async client over PostgREST, for hosts where only HTTPS gets out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import httpx
+from postgrest import APIError, APIResponse, AsyncRequestBuilder, AsyncSelectRequestBuilder
+from postgrest.types import CountMethod
+from pydantic import SecretStr
+from supabase import AsyncClient, AsyncClientOptions, AsyncSupabaseException, acreate_client
+
+from app.config import Settings
+from app.store.base import (
+    AlreadyExists,
+    EventRecord,
+    NewEvent,
+    NotFound,
+    SessionRecord,
+    SessionStatus,
+    StoreError,
+    Unavailable,
+)
+from app.store.batching import GroupCommitter
+
+Row = dict[str, Any]
+Query = AsyncSelectRequestBuilder
+
+SCHEMA_HINT = (
+    "the tables 'sessions' and 'session_events' are missing: open the project's SQL editor "
+    "(Dashboard > SQL Editor), paste sql/schema.sql and run it"
+)
+_MISSING_TABLE = {"42P01", "PGRST205"}
+# Supabase caps a response at 1000 rows by default; turn counts page below that cap.
+_PAGE = 1000
+# Keeps `in.(…)` filters well under the URL lengths gateways accept.
+_IDS_PER_REQUEST = 100
+
+
+class SupabaseStore:
+    """The storage interface on a Supabase project's REST API, with the service role key."""
+
+    name = "supabase"
+
+    def __init__(self, url: str, key: SecretStr, *, timeout: float = 30.0) -> None:
+        self._url = url
+        self._key = key
+        self._timeout = timeout
+        self._http: httpx.AsyncClient | None = None
+        self._client: AsyncClient | None = None
+        self._events = GroupCommitter(
+            self._insert_events, self._insert_event, retry_alone_on=(NotFound,)
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SupabaseStore:
+        """The store for SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY."""
+        if not settings.supabase_url or settings.supabase_service_role_key is None:
+            raise Unavailable("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must both be set")
+        return cls(settings.supabase_url, settings.supabase_service_role_key)
+
+    async def open(self) -> None:
+        """Create the client and check that both tables answer (it cannot create them)."""
+        self._http = httpx.AsyncClient(
+            http2=True,
+            timeout=httpx.Timeout(self._timeout, connect=5.0),
+            event_hooks={"response": [_refuse_rejected_key]},
+        )
+        # Our own httpx client (closed in `close`), no retry sleeps, no auth session timers.
+        options = AsyncClientOptions(
+            httpx_client=self._http,
+            postgrest_client_retry=False,
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+        try:
+            self._client = await acreate_client(
+                self._url, self._key.get_secret_value(), options=options
+            )
+            await self.ping()
+            await self._rows(self._table("session_events").select("id").limit(1))
+        except AsyncSupabaseException as exc:
+            await self.close()
+            raise Unavailable(f"SUPABASE_URL is not usable: {exc.message}") from exc
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Finish queued writes and close the HTTP connections."""
+        await self._events.close()
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def ping(self) -> None:
+        """Read at most one session id; Unavailable when that fails."""
+        await self._rows(self._table("sessions").select("session_id").limit(1))
+
+    async def create_session(
+        self, *, session_id: str, user_id: str, metadata: dict[str, Any] | None = None
+    ) -> SessionRecord:
+        """Insert an active session; AlreadyExists when the id is taken."""
+        values = {
+            "session_id": session_id,
+            "user_id": user_id,
+            "start_time": datetime.now(UTC).isoformat(),
+            "status": "active",
+            "metadata": metadata or {},
+        }
+        rows = await self._rows(self._table("sessions").insert(values), session_id=session_id)
+        return _session(rows[0], turns=0)
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        """Return one session; NotFound when unknown."""
+        query = self._table("sessions").select("*").eq("session_id", session_id)
+        return await self._session_of(session_id, await self._rows(query))
+
+    async def list_sessions(
+        self,
+        *,
+        user_id: str | None = None,
+        status: SessionStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[SessionRecord]:
+        """Sessions newest first, optionally filtered by user and status."""
+        query = self._table("sessions").select("*")
+        if user_id is not None:
+            query = query.eq("user_id", user_id)
+        if status is not None:
+            query = query.eq("status", status)
+        query = query.order("start_time", desc=True).order("session_id", desc=True)
+        return await self._with_turns(await self._rows(query.limit(limit).offset(offset)))
+
+    async def reopen_session(self, session_id: str) -> SessionRecord:
+        """Mark a session active again, clearing its end."""
+        return await self._update(
+            session_id, {"status": "active", "end_time": None, "duration_seconds": None}
+        )
+
+    async def end_session(self, session_id: str, *, end_time: datetime) -> SessionRecord:
+        """Mark a session ended with its end time and duration."""
+        found = await self.get_session(session_id)
+        duration = max((end_time - found.start_time).total_seconds(), 0.0)
+        values = {"status": "ended", "end_time": end_time.isoformat(), "duration_seconds": duration}
+        return await self._update(session_id, values)
+
+    async def add_event(self, event: NewEvent) -> EventRecord:
+        """Store one event, sent in one request with concurrent ones; NotFound: unknown session."""
+        return await self._events.submit(event)
+
+    async def list_events(
+        self, session_id: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[EventRecord]:
+        """A session's events in id order after `after_id`."""
+        query = (
+            self._table("session_events")
+            .select("*")
+            .eq("session_id", session_id)
+            .gt("id", after_id)
+            .order("id")
+            .limit(limit)
+        )
+        rows = await self._rows(query)
+        if not rows:
+            await self._require_session(session_id)
+        return [_event(row) for row in rows]
+
+    async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
+        """Save a session's summary."""
+        return await self._update(session_id, {"summary": summary})
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete a session; its events go by the database's cascade."""
+        query = self._table("sessions").delete().eq("session_id", session_id).select("session_id")
+        if not await self._rows(query):
+            raise NotFound(f"session '{session_id}' not found")
+
+    async def _insert_events(self, batch: list[NewEvent]) -> list[EventRecord]:
+        """Insert a batch in one request (one statement, so all or none)."""
+        rows = await self._rows(self._table("session_events").insert(_event_values(batch)))
+        # One INSERT numbers its rows in input order; sorting guards the answer's order.
+        return [_event(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
+
+    async def _insert_event(self, event: NewEvent) -> EventRecord:
+        query = self._table("session_events").insert(_event_values([event])[0])
+        return _event((await self._rows(query, session_id=event.session_id))[0])
+
+    async def _update(self, session_id: str, values: Row) -> SessionRecord:
+        query = self._table("sessions").update(values).eq("session_id", session_id)
+        return await self._session_of(session_id, await self._rows(query))
+
+    async def _require_session(self, session_id: str) -> None:
+        query = self._table("sessions").select("session_id").eq("session_id", session_id)
+        if not await self._rows(query):
+            raise NotFound(f"session '{session_id}' not found")
+
+    async def _session_of(self, session_id: str, rows: list[Row]) -> SessionRecord:
+        if not rows:
+            raise NotFound(f"session '{session_id}' not found")
+        return (await self._with_turns(rows[:1]))[0]
+
+    async def _with_turns(self, rows: list[Row]) -> list[SessionRecord]:
+        """Session records with their user-message counts, read in a second request."""
+        ids = [str(row["session_id"]) for row in rows]
+        chunks = [ids[i : i + _IDS_PER_REQUEST] for i in range(0, len(ids), _IDS_PER_REQUEST)]
+        counts = await asyncio.gather(*(self._count_turns(chunk) for chunk in chunks))
+        turns = sum(counts, Counter[str]())
+        return [_session(row, turns=turns[row["session_id"]]) for row in rows]
+
+    async def _count_turns(self, session_ids: list[str]) -> Counter[str]:
+        """User messages per session, paged so the server's row cap cannot cut the count."""
+        turns: Counter[str] = Counter()
+        fetched = 0
+        while True:
+            query = (
+                self._table("session_events")
+                .select("session_id", count=CountMethod.exact)
+                .eq("event_type", "user_message")
+                .in_("session_id", session_ids)
+                .order("id")
+                .range(fetched, fetched + _PAGE - 1)
+            )
+            response = await self._send(query)
+            turns.update(str(row["session_id"]) for row in _data(response))
+            fetched += len(response.data)
+            if not response.data or fetched >= (response.count or 0):
+                return turns
+
+    def _table(self, name: str) -> AsyncRequestBuilder:
+        if self._client is None:
+            raise Unavailable("storage is not open")
+        return self._client.table(name)
+
+    async def _rows(self, query: Query, *, session_id: str = "") -> list[Row]:
+        return _data(await self._send(query, session_id=session_id))
+
+    async def _send(self, query: Query, *, session_id: str = "") -> APIResponse:
+        """Run one request; the client's and httpx's errors become the store's own."""
+        try:
+            return await query.execute()
+        except APIError as exc:
+            raise _translate(exc, session_id) from exc
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            raise Unavailable(
+                f"Supabase refused the key (HTTP {status}): set SUPABASE_SERVICE_ROLE_KEY to the "
+                "project's service_role (secret) key, not the anon (publishable) one"
+            ) from exc
+        except httpx.TransportError as exc:
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise Unavailable(f"Supabase at {self._url} is unreachable ({reason})") from exc
+
+
+async def _refuse_rejected_key(response: httpx.Response) -> None:
+    # Gateways answer a bad key with bodies the PostgREST client cannot classify; the status can.
+    if response.status_code in (401, 403):
+        response.raise_for_status()
+
+
+def _translate(exc: APIError, session_id: str) -> StoreError:
+    """The store's error for a PostgREST error body."""
+    code = exc.code or ""
+    if code == "23505":
+        return AlreadyExists(f"session '{session_id}' already exists")
+    if code == "23503":
+        return NotFound(f"session '{session_id}' not found")
+    if code in _MISSING_TABLE:
+        return Unavailable(f"Supabase is not set up: {SCHEMA_HINT}")
+    return Unavailable(f"Supabase refused the request: {code} {str(exc.message)[:200]}")
+
+
+def _data(response: APIResponse) -> list[Row]:
+    return cast(list[Row], response.data)
+
+
+def _utc(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _session(row: Row, *, turns: int) -> SessionRecord:
+    times = {"start_time": _utc(row["start_time"]), "end_time": _utc(row.get("end_time"))}
+    return SessionRecord.model_validate({**row, **times, "turns": turns})
+
+
+def _event(row: Row) -> EventRecord:
+    return EventRecord.model_validate({**row, "created_at": _utc(row["created_at"])})
+
+
+def _event_values(events: list[NewEvent]) -> list[Row]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        {
+            "session_id": event.session_id,
+            "event_type": event.event_type,
+            "role": event.resolved_role,
+            "content": event.content,
+            "metadata": event.metadata,
+            "created_at": now,
+        }
+        for event in events
+    ]
