@@ -1,0 +1,396 @@
+"""The web page at `/`, driven in Debian's headless Chromium against a real uvicorn server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import struct
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Dialog, Page, WebSocket, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
+
+from app.background import BackgroundServer
+from app.config import Settings
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+XSS = "<img src=x onerror=alert(1)>"
+ServerFactory = Callable[[Settings], BackgroundServer]
+
+
+def _load_screenshot_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("screenshot", ROOT / "scripts" / "screenshot.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shot = _load_screenshot_script()
+
+
+class Watched:
+    """A page with what it did on the side: dialogs opened, script errors, frames received."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.frames: list[dict[str, Any]] = []
+        self.sockets: list[str] = []
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("websocket", self._on_websocket)
+
+    async def _on_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    def _on_websocket(self, ws: WebSocket) -> None:
+        self.sockets.append(ws.url)
+        ws.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [frame for frame in self.frames if frame.get("type") == kind]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium for the whole run; a browser that cannot start fails the tests."""
+    async with async_playwright() as playwright:
+        try:
+            chromium = await shot.launch_chromium(playwright)
+        except PlaywrightError as exc:
+            pytest.fail(f"Chromium did not start from {shot.CHROMIUM}: {exc}")
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def watched(browser: Browser) -> AsyncIterator[Watched]:
+    """A fresh browser context (its own storage) at 1280x800; fails on any script error."""
+    context = await browser.new_context(viewport=shot.VIEWPORT)
+    page = Watched(await context.new_page())
+    yield page
+    await context.close()
+    assert page.errors == []
+
+
+def start_server(server_factory: ServerFactory, tmp_path: Path, **overrides: Any) -> str:
+    """A real server on a fresh SQLite database; returns its base URL."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'web.db'}"
+    return server_factory(make_settings(database_url=database_url, **overrides)).url
+
+
+@pytest.fixture
+def server_url(server_factory: ServerFactory, tmp_path: Path) -> str:
+    """A server whose local model streams a word every 10 ms."""
+    return start_server(server_factory, tmp_path, local_llm_delay_ms=10)
+
+
+async def open_chat(page: Page, url: str) -> str:
+    """Open the page, wait for its session to start and return the session id."""
+    await page.goto(url)
+    await shot.wait_until_connected(page)
+    return await page.locator("#session-id").input_value()
+
+
+async def stored_events(base_url: str, session_id: str, key: str | None = None) -> list[Any]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
+        response = await http.get(f"/sessions/{session_id}/events")
+        response.raise_for_status()
+        events: list[Any] = response.json()
+        return events
+
+
+async def test_sending_what_time_is_it_shows_the_streamed_answer_and_a_time_tool_card(
+    watched: Watched, server_url: str
+) -> None:
+    page = watched.page
+    session_id = await open_chat(page, f"{server_url}/")
+    await shot.ask(page, "What time is it?")
+
+    await expect(page.locator("#messages .msg.user .text")).to_have_text("What time is it?")
+    card = page.locator('#messages .tool-card[data-tool="get_current_time"]')
+    await expect(card).to_be_visible()
+    await expect(card.locator(".tool-preview")).not_to_have_text("…")
+    await card.locator("summary").click()
+    await expect(card.locator(".result")).to_contain_text("timezone")
+
+    deltas = watched.of_type("assistant.delta")
+    assert len(deltas) > 1, "the answer arrived in one piece, not streamed"
+    answer = page.locator("#messages .msg.assistant .text")
+    streamed = "".join(frame["delta"] for frame in deltas)
+    await expect(answer).to_have_text(streamed)
+    stored = [
+        e
+        for e in await stored_events(server_url, session_id)
+        if e["event_type"] == "assistant_message"
+    ]
+    assert stored[-1]["content"] == streamed
+    await expect(page.locator("#messages .msg.assistant .finish")).to_have_count(0)
+    await expect(page.locator("#stop")).to_be_disabled()
+    await expect(page.locator("#announcer")).to_contain_text(streamed)
+
+
+async def test_stop_mid_answer_ends_the_answer_with_the_cancelled_marker(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    page = watched.page
+    await open_chat(page, start_server(server_factory, tmp_path, local_llm_delay_ms=30) + "/")
+    stop = page.locator("#stop")
+    await expect(stop).to_be_disabled()
+
+    await page.locator("#message").fill("Hello! Can you tell me about your return policy?")
+    await page.locator("#message").press("Enter")
+    await expect(page.locator("#messages .msg.assistant.streaming")).to_be_visible()
+    await expect(stop).to_be_enabled()
+    await stop.click()
+
+    answer = page.locator("#messages .msg.assistant")
+    await expect(answer.locator(".finish")).to_have_text("stopped (cancelled)")
+    await expect(answer).not_to_have_class("streaming")
+    await expect(stop).to_be_disabled()
+    await expect(page.locator("#send")).to_be_enabled()
+    assert watched.of_type("assistant.done")[-1]["finish_reason"] == "cancelled"
+
+
+async def test_shift_enter_adds_a_line_and_enter_sends(watched: Watched, server_url: str) -> None:
+    page = watched.page
+    await open_chat(page, f"{server_url}/")
+    composer = page.locator("#message")
+    await composer.type("first line")
+    await composer.press("Shift+Enter")
+    await composer.type("second line")
+    await expect(page.locator("#messages .msg.user")).to_have_count(0)
+    await composer.press("Enter")
+
+    await expect(page.locator("#messages .msg.user .text")).to_have_text("first line\nsecond line")
+    await expect(composer).to_have_value("")
+    await expect(composer).to_be_focused()
+
+
+async def test_reloading_the_page_with_the_session_id_resumes_the_session_and_shows_earlier_messages(
+    watched: Watched, server_url: str
+) -> None:
+    page = watched.page
+    session_id = await open_chat(page, f"{server_url}/")
+    assert page.url == f"{server_url}/?session={session_id}"
+    await shot.ask(page, "What time is it?")
+
+    await page.reload()
+    await shot.wait_until_connected(page)
+    assert await page.locator("#session-id").input_value() == session_id
+    assert watched.of_type("session.started")[-1] == {
+        "type": "session.started",
+        "session_id": session_id,
+        "user_id": "anonymous",
+        "resumed": True,
+        "history": 2,
+    }
+    await expect(page.locator("#messages .msg.user .text")).to_have_text("What time is it?")
+    await expect(page.locator('#messages .tool-card[data-tool="get_current_time"]')).to_be_visible()
+    await expect(page.locator("#messages .msg.assistant .text")).not_to_be_empty()
+
+    await shot.ask(page, "Thanks!")
+    await expect(page.locator("#messages .msg.assistant").last).to_contain_text("earlier")
+
+
+async def test_after_starting_a_new_session_the_ended_sessions_summary_appears_in_the_list(
+    watched: Watched, server_url: str
+) -> None:
+    page = watched.page
+    first = await open_chat(page, f"{server_url}/")
+    await shot.ask(page, "Do we have any mice in stock?")
+    item = page.locator(f'#session-list li[data-session-id="{first}"]')
+    await expect(item.locator(".badge.current")).to_be_visible()
+
+    await page.locator("#new-session").click()
+    await shot.wait_until_connected(page)
+    assert await page.locator("#session-id").input_value() != first
+    await expect(page.locator("#messages > *")).to_have_count(0)
+
+    await expect(item.locator(".summary:not(.pending)")).to_be_visible(timeout=10_000)
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        stored = (await http.get(f"/sessions/{first}")).json()
+    await expect(item.locator(".summary")).to_have_text(stored["summary"])
+    await expect(item.locator(".badge.ended")).to_be_visible()
+    await expect(item).to_contain_text("1 turn")
+
+    await item.locator("button").click()
+    transcript = page.locator("#transcript")
+    await expect(transcript.locator(".msg.user .text")).to_have_text(
+        "Do we have any mice in stock?"
+    )
+    await expect(transcript.locator('.tool-card[data-tool="check_inventory"]')).to_be_visible()
+    await page.locator("#resume-session").click()
+    await shot.wait_until_connected(page)
+    assert await page.locator("#session-id").input_value() == first
+    await expect(page.locator("#messages .msg.user .text")).to_have_text(
+        "Do we have any mice in stock?"
+    )
+
+
+async def test_a_message_with_html_shows_as_literal_text(watched: Watched, server_url: str) -> None:
+    page = watched.page
+    session_id = await open_chat(page, f"{server_url}/")
+    await shot.ask(page, XSS)
+
+    await expect(page.locator("#messages .msg.user .text")).to_have_text(XSS)
+    await expect(page.get_by_text(XSS, exact=True)).to_be_visible()
+    await expect(page.locator("#messages img")).to_have_count(0)
+
+    await page.locator(f'#session-list li[data-session-id="{session_id}"] button').click()
+    await expect(page.locator("#transcript .msg.user .text")).to_have_text(XSS)
+    await page.reload()
+    await shot.wait_until_connected(page)
+    await expect(page.locator("#messages .msg.user .text")).to_have_text(XSS)
+    await expect(page.locator("img")).to_have_count(0)
+    assert watched.dialogs == []
+
+
+async def test_when_the_server_has_an_api_key_the_page_asks_for_it_and_then_works(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    page = watched.page
+    url = start_server(server_factory, tmp_path, api_key="open-sesame")
+    await page.goto(f"{url}/")
+    dialog = page.locator("#key-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#key-rejected")).to_be_hidden()
+
+    await page.locator("#api-key").fill("wrong")
+    await page.locator("#api-key").press("Enter")
+    await expect(page.locator("#key-rejected")).to_be_visible()
+    await page.locator("#api-key").fill("open-sesame")
+    await page.get_by_role("button", name="Use key").click()
+    await expect(dialog).to_be_hidden()
+
+    await shot.wait_until_connected(page)
+    session_id = await page.locator("#session-id").input_value()
+    assert "token=open-sesame" in watched.sockets[-1]
+    await shot.ask(page, "What time is it?")
+    await expect(page.locator(f'#session-list li[data-session-id="{session_id}"]')).to_be_visible()
+    assert len(await stored_events(url, session_id, key="open-sesame")) > 0
+
+    await page.reload()
+    await shot.wait_until_connected(page)
+    await expect(dialog).to_be_hidden()
+    assert watched.dialogs == []
+
+
+async def test_a_second_tab_on_a_live_session_is_told_and_does_not_retry(
+    watched: Watched, server_url: str, browser: Browser
+) -> None:
+    session_id = await open_chat(watched.page, f"{server_url}/")
+    context = await browser.new_context(viewport=shot.VIEWPORT)
+    try:
+        second = Watched(await context.new_page())
+        await second.page.goto(f"{server_url}/?session={session_id}")
+        await expect(second.page.locator("#conn-status")).to_have_attribute("data-state", "closed")
+        await expect(second.page.locator("#conn-label")).to_have_text("Closed: open elsewhere")
+        await expect(second.page.locator("#messages .note.warn")).to_contain_text("another tab")
+        await second.page.wait_for_timeout(2000)
+        assert len(second.sockets) == 1
+        assert second.errors == []
+    finally:
+        await context.close()
+    await expect(watched.page.locator("#conn-status")).to_have_attribute("data-state", "connected")
+
+
+async def test_the_page_reconnects_to_the_same_session_after_the_server_restarts(
+    watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    server = BackgroundServer(settings).start()
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        session_id = await open_chat(page, f"{server.url}/")
+        await shot.ask(page, "What time is it?")
+    finally:
+        server.stop()
+    await expect(page.locator("#conn-status")).to_have_attribute("data-state", "reconnecting")
+    await expect(page.locator("#conn-countdown")).to_have_text(re.compile(r"^ in \d+s$"))
+
+    with BackgroundServer(settings, port=port):
+        await expect(page.locator("#conn-status")).to_have_attribute(
+            "data-state", "connected", timeout=15_000
+        )
+        assert await page.locator("#session-id").input_value() == session_id
+        assert watched.of_type("session.started")[-1]["resumed"] is True
+        await expect(page.locator("#messages .msg.user .text")).to_have_text("What time is it?")
+
+
+async def test_on_a_phone_screen_the_panels_stack(watched: Watched, server_url: str) -> None:
+    page = watched.page
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await open_chat(page, f"{server_url}/")
+    chat = await page.locator(".chat").bounding_box()
+    sessions = await page.locator("#sessions").bounding_box()
+    assert chat is not None and sessions is not None
+    assert sessions["y"] >= chat["y"] + chat["height"]
+    assert chat["width"] <= 390 and sessions["width"] <= 390
+
+
+async def test_the_page_saves_a_screenshot_of_a_conversation(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    url = start_server(server_factory, tmp_path, local_llm_delay_ms=5)
+    await shot.capture(watched.page, url, shot.DEFAULT_OUT)
+    await expect(
+        watched.page.locator('#messages .tool-card[data-tool="check_inventory"]')
+    ).to_be_visible()
+    header = shot.DEFAULT_OUT.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", header[16:24]) == (1280, 800)
+
+
+async def test_an_error_frame_shows_its_code_and_message_and_the_chat_goes_on(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    page = watched.page
+    await open_chat(page, start_server(server_factory, tmp_path, max_message_chars=20) + "/")
+    await page.locator("#message").fill("x" * 21)
+    await page.locator("#message").press("Enter")
+
+    error = page.locator("#messages .msg.error")
+    await expect(error.locator(".code")).to_have_text("message_too_large")
+    await expect(error.locator(".text")).to_contain_text("at most 20")
+    await expect(page.locator("#send")).to_be_enabled()
+    await expect(page.locator("#stop")).to_be_disabled()
+    await shot.ask(page, "What time is it?")
+
+
+async def test_streaming_scrolls_along_only_when_the_reader_is_at_the_bottom(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    page = watched.page
+    await page.set_viewport_size({"width": 1280, "height": 520})
+    await open_chat(page, start_server(server_factory, tmp_path, local_llm_delay_ms=15) + "/")
+    log = page.locator("#messages")
+    at_bottom = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 2"
+    await shot.ask(page, "Hello!")
+    await shot.ask(page, "Hello again!")
+    assert await log.evaluate("el => el.scrollHeight > el.clientHeight")
+    assert await log.evaluate(at_bottom)
+
+    await page.locator("#message").fill("Hello once more!")
+    await page.locator("#message").press("Enter")
+    await expect(page.locator("#messages .msg.assistant.streaming")).to_be_visible()
+    await log.evaluate("el => { el.scrollTop = 0; }")
+    await expect(page.locator("#messages .msg.assistant.streaming")).to_have_count(0)
+    assert await log.evaluate("el => el.scrollTop") == 0
+
+    await shot.ask(page, "Thanks!")
+    assert await log.evaluate(at_bottom)
