@@ -1,4 +1,4 @@
-"""Fixtures: settings, a store on SQLite and on PostgreSQL, the ASGI app, a real uvicorn server."""
+"""Fixtures: settings, a store on each backend, the ASGI app, a real uvicorn server."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ from sqlalchemy.engine import make_url
 from app.background import BackgroundServer
 from app.config import Settings
 from app.main import create_app
-from app.store.sql import SqlStore
+from app.store import build_store
+from app.store.base import Store
 
-pytest_plugins: list[str] = ["tests.servers.openai_sse"]
+pytest_plugins: list[str] = ["tests.servers.openai_sse", "tests.servers.postgrest"]
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
 # In CI (or when asked) a missing PostgreSQL fails the run instead of skipping its tests.
 REQUIRE_POSTGRES = bool(os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"))
 BACKENDS = ["sqlite", "postgresql"]
+# Tests on the `store` or `client` fixture also run on Supabase (the PostgREST stand-in).
+SUPABASE_BACKENDS = [*BACKENDS, "supabase"]
 
 
 def _admin_dsn(database: str) -> str:
@@ -54,9 +57,19 @@ async def pg_url() -> AsyncIterator[str]:
     await _admin_execute(f'drop database if exists "{name}" with (force)')
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Add the Supabase backend to tests of the storage interface and the REST API."""
+    names = set(metafunc.fixturenames)
+    if "backend" in names and names & {"store", "client"}:
+        # A parametrize mark on the test takes precedence over the fixture's own params.
+        mark = pytest.mark.parametrize("backend", SUPABASE_BACKENDS, indirect=True)
+        metafunc.definition.add_marker(mark, append=False)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The name of the SQL backend a test runs on."""
+    """The name of the storage backend a test runs on."""
     name: str = request.param
     return name
 
@@ -66,6 +79,9 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     """A database on the backend under test (cleaned by the `settings` fixture)."""
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    if backend == "supabase":
+        supabase_url: str = request.getfixturevalue("postgrest_database")
+        return supabase_url
     url: str = request.getfixturevalue("pg_url")
     return url
 
@@ -89,20 +105,25 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def settings(database_url: str, backend: str) -> Settings:
+async def settings(database_url: str, backend: str, request: pytest.FixtureRequest) -> Settings:
     """Settings on the backend under test, its database empty."""
-    if backend == "postgresql":
+    if backend != "sqlite":
         await empty_postgres(database_url)
+    if backend == "supabase":
+        server = request.getfixturevalue("postgrest_server")
+        return make_settings(
+            database_url=None, supabase_url=server.url, supabase_service_role_key=server.key
+        )
     return make_settings(database_url=database_url)
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[SqlStore]:
-    """An opened SQL store on the backend under test."""
-    sql_store = SqlStore(settings.sql_url)
-    await sql_store.open()
-    yield sql_store
-    await sql_store.close()
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    """An opened store on the backend under test."""
+    opened = build_store(settings)
+    await opened.open()
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

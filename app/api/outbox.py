@@ -37,7 +37,9 @@ class Outbox:
             and isinstance(last, AssistantDelta)
             and last.message_id == frame.message_id
         ):
-            self._queue[-1] = AssistantDelta(frame.message_id, last.delta + frame.delta)
+            self._queue[-1] = AssistantDelta(
+                message_id=frame.message_id, delta=last.delta + frame.delta
+            )
         else:
             self._queue.append(frame)
         self._ready.set()

@@ -125,7 +125,9 @@ class SessionConnection:
                 return
             text = message.get("text")
             if text is None:
-                self._outbox.put(ErrorFrame("invalid_message", "send text frames, not binary"))
+                self._outbox.put(
+                    ErrorFrame(code="invalid_message", message="send text frames, not binary")
+                )
                 continue
             self._dispatch(text)
 
@@ -140,7 +142,9 @@ class SessionConnection:
                 self._answer.cancel()
         elif isinstance(frame, UserMessage):
             if self._answer is not None and not self._answer.done():
-                self._outbox.put(ErrorFrame("busy", "an answer is still streaming; wait or cancel"))
+                self._outbox.put(
+                    ErrorFrame(code="busy", message="an answer is still streaming; wait or cancel")
+                )
                 return
             self._answer = asyncio.get_running_loop().create_task(self._reply(frame.content))
 
@@ -156,10 +160,14 @@ class SessionConnection:
             raise
         except StoreError as exc:
             log.warning("session %s: storage failed: %s", self._session_id, exc)
-            self._outbox.put(ErrorFrame("storage_unavailable", "the message could not be stored"))
+            self._outbox.put(
+                ErrorFrame(code="storage_unavailable", message="the message could not be stored")
+            )
         except Exception:
             log.exception("session %s: answer failed", self._session_id)
-            self._outbox.put(ErrorFrame("internal_error", "the answer failed; try again"))
+            self._outbox.put(
+                ErrorFrame(code="internal_error", message="the answer failed; try again")
+            )
 
     async def _end(self, reason: str) -> None:
         """Stop the answer (its partial text is stored), end the session, summarise it."""
@@ -182,6 +190,8 @@ class SessionConnection:
 
     async def _refuse(self, exc: StoreError) -> None:
         log.warning("session %s refused: %s", self._session_id, exc)
-        self._outbox.put(ErrorFrame("storage_unavailable", "storage is unavailable; try again"))
+        self._outbox.put(
+            ErrorFrame(code="storage_unavailable", message="storage is unavailable; try again")
+        )
         await self._outbox.flush_and_close()
         await self._ws.close(CLOSE_STORAGE_DOWN, "storage unavailable")

@@ -118,7 +118,12 @@ class Conversation:
             options=options,
             history=history,
         )
-        started = SessionStarted(session.session_id, session.user_id, resumed, len(history))
+        started = SessionStarted(
+            session_id=session.session_id,
+            user_id=session.user_id,
+            resumed=resumed,
+            history=len(history),
+        )
         return conversation, started
 
     def reply(self, text: str) -> Turn:
@@ -171,7 +176,7 @@ class Turn:
                 yield event
         except LLMError as exc:
             self._finish = "error"
-            yield ErrorFrame("llm_error", str(exc))
+            yield ErrorFrame(code="llm_error", message=str(exc))
         except asyncio.CancelledError:
             self._finish = "cancelled"
             raise
@@ -205,10 +210,15 @@ class Turn:
                 if self._first_token_ms is None:
                     self._first_token_ms = (time.perf_counter() - self._started) * 1000
                 self._parts.append(item.text)
-                yield AssistantDelta(self.message_id, item.text)
+                yield AssistantDelta(message_id=self.message_id, delta=item.text)
             elif isinstance(item, ToolCallRequest):
                 calls.append(item)
-                yield ToolCall(self.message_id, item.call_id, item.name, item.arguments)
+                yield ToolCall(
+                    message_id=self.message_id,
+                    call_id=item.call_id,
+                    name=item.name,
+                    arguments=item.arguments,
+                )
             elif isinstance(item, Finish):
                 self._finish = item.reason
                 for key, value in (item.usage or {}).items():
@@ -239,7 +249,9 @@ class Turn:
             messages.append(
                 {"role": "tool", "tool_call_id": call.call_id, "content": _json(result)}
             )
-            yield ToolResult(self.message_id, call.call_id, call.name, result)
+            yield ToolResult(
+                message_id=self.message_id, call_id=call.call_id, name=call.name, result=result
+            )
 
     async def _store_tool_events(self, call: ToolCallRequest, result: Any) -> None:
         conv = self._conv
@@ -269,7 +281,12 @@ class Turn:
             self._finish if self._finish in ("stop", "cancelled", "error", "length") else "stop"
         )
         usage = self._usage or None
-        self.done = AssistantDone(self.message_id, content, reason, usage)  # type: ignore[arg-type]
+        self.done = AssistantDone(
+            message_id=self.message_id,
+            content=content,
+            finish_reason=reason,  # type: ignore[arg-type]
+            usage=usage,
+        )
         if content:
             conv._history.append({"role": "assistant", "content": content})
         metadata = {

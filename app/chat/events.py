@@ -8,22 +8,22 @@ from typing import Any, Literal
 import orjson
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserMessage:
     """`user.message`: one user turn."""
 
-    content: str
     type: Literal["user.message"] = "user.message"
+    content: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Cancel:
     """`cancel`: stop the answer being generated."""
 
     type: Literal["cancel"] = "cancel"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ping:
     """`ping`: answered by `pong`."""
 
@@ -33,69 +33,69 @@ class Ping:
 ClientFrame = UserMessage | Cancel | Ping
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStarted:
     """`session.started`: sent once after the handshake."""
 
+    type: Literal["session.started"] = "session.started"
     session_id: str
     user_id: str
     resumed: bool
     history: int
-    type: Literal["session.started"] = "session.started"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssistantDelta:
     """`assistant.delta`: the next piece of an answer."""
 
+    type: Literal["assistant.delta"] = "assistant.delta"
     message_id: str
     delta: str
-    type: Literal["assistant.delta"] = "assistant.delta"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCall:
     """`tool.call`: the model called a tool."""
 
+    type: Literal["tool.call"] = "tool.call"
     message_id: str
     call_id: str
     name: str
     arguments: dict[str, Any]
-    type: Literal["tool.call"] = "tool.call"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolResult:
     """`tool.result`: what a tool returned."""
 
+    type: Literal["tool.result"] = "tool.result"
     message_id: str
     call_id: str
     name: str
     result: Any
-    type: Literal["tool.result"] = "tool.result"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssistantDone:
     """`assistant.done`: the whole answer and why it ended."""
 
+    type: Literal["assistant.done"] = "assistant.done"
     message_id: str
     content: str
     finish_reason: Literal["stop", "cancelled", "error", "length"]
     usage: dict[str, int] | None = None
-    type: Literal["assistant.done"] = "assistant.done"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorFrame:
     """`error`: a stable `code` and a `message` for people; never closes the socket."""
 
+    type: Literal["error"] = "error"
     code: str
     message: str
-    type: Literal["error"] = "error"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Pong:
     """`pong`: the answer to `ping`."""
 
@@ -126,21 +126,21 @@ def parse_client_frame(text: str, *, max_chars: int) -> ClientFrame | ErrorFrame
     if kind == "user.message":
         content = data.get("content")
         if not isinstance(content, str):
-            return ErrorFrame("invalid_message", "'content' must be a string")
+            return ErrorFrame(code="invalid_message", message="'content' must be a string")
         return _user_message(content, max_chars=max_chars)
     if kind == "cancel":
         return Cancel()
     if kind == "ping":
         return Ping()
-    return ErrorFrame("invalid_message", f"unknown message type '{kind[:64]}'")
+    return ErrorFrame(code="invalid_message", message=f"unknown message type '{kind[:64]}'")
 
 
 def _user_message(content: str, *, max_chars: int) -> UserMessage | ErrorFrame:
     if not content.strip():
-        return ErrorFrame("invalid_message", "the message is empty")
+        return ErrorFrame(code="invalid_message", message="the message is empty")
     if len(content) > max_chars:
         return ErrorFrame(
-            "message_too_large",
-            f"the message has {len(content)} characters; at most {max_chars} are accepted",
+            code="message_too_large",
+            message=f"the message has {len(content)} characters; at most {max_chars} are accepted",
         )
-    return UserMessage(content)
+    return UserMessage(content=content)
