@@ -55,6 +55,10 @@ def test_a_message_of_exactly_the_limit_is_accepted() -> None:
 
 
 def test_encoded_frames_carry_their_type_first() -> None:
-    text = encode_frame(AssistantDelta(message_id="m1", delta="Hé \"quoted\" 🎉"))
+    text = encode_frame(AssistantDelta(message_id="m1", delta='Hé "quoted" 🎉'))
     assert text.startswith('{"type":"assistant.delta"')
-    assert json.loads(text) == {"type": "assistant.delta", "message_id": "m1", "delta": 'Hé "quoted" 🎉'}
+    assert json.loads(text) == {
+        "type": "assistant.delta",
+        "message_id": "m1",
+        "delta": 'Hé "quoted" 🎉',
+    }

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from app.background import BackgroundServer
 from app.config import Settings
+from app.store.sql import SqlStore
 from tests.wsclient import ask, of_type, open_session, receive, send, until_done, ws_url
 
 ServerFactory = Callable[[Settings], BackgroundServer]
@@ -274,3 +275,20 @@ async def test_frames_are_json_objects_with_a_type(live_server: BackgroundServer
     for frame in await until_done(ws):
         assert isinstance(frame, dict) and isinstance(frame["type"], str)
     await ws.close()
+
+
+async def test_shutdown_waits_for_the_summaries_still_being_written(settings: Settings) -> None:
+    server = BackgroundServer(settings).start()
+    try:
+        ws, _ = await open_session(server.url, "s-shutdown", user_id="ann")
+        await ask(ws, "Do we have any keyboards in stock?")
+        await ws.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+    store = SqlStore(settings.sql_url)
+    await store.open()
+    try:
+        session = await store.get_session("s-shutdown")
+    finally:
+        await store.close()
+    assert session.status == "ended" and session.summary and "check_inventory" in session.summary
