@@ -28,8 +28,6 @@ class BackgroundServer:
             create_app(settings), host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
         )
         self._server = uvicorn.Server(config)
-        # Notebooks and test runners own the signals; the thread must not take them.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self.url = ""
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 from app.background import BackgroundServer
 from app.config import Settings
@@ -107,13 +108,21 @@ async def test_a_model_failure_is_an_llm_error_and_the_socket_stays_usable(
     assert reasons == ["error", "error", "stop"]
 
 
+async def _long_answer_started(
+    app: BackgroundServer, model: OpenAIStandIn, session_id: str
+) -> ClientConnection:
+    """A session whose model is in the middle of a long, slow answer."""
+    model.answer_slowly("word ", count=500, interval=0.02)
+    ws, _ = await open_session(app.url, session_id)
+    await send(ws, {"type": "user.message", "content": "Talk for a long time."})
+    assert (await receive(ws))["type"] == "assistant.delta"
+    return ws
+
+
 async def test_a_vanishing_client_closes_the_model_stream_at_once(
     openai_app: BackgroundServer, openai_server: OpenAIStandIn
 ) -> None:
-    openai_server.answer_slowly("word ", count=500, interval=0.02)
-    ws, _ = await open_session(openai_app.url, "oa-vanish")
-    await send(ws, {"type": "user.message", "content": "Talk for a long time."})
-    assert (await receive(ws))["type"] == "assistant.delta"
+    ws = await _long_answer_started(openai_app, openai_server, "oa-vanish")
     ws.transport.abort()
     assert await asyncio.to_thread(openai_server.wait_for_disconnect, 5)
 
@@ -121,10 +130,7 @@ async def test_a_vanishing_client_closes_the_model_stream_at_once(
 async def test_cancel_closes_the_model_stream(
     openai_app: BackgroundServer, openai_server: OpenAIStandIn
 ) -> None:
-    openai_server.answer_slowly("word ", count=500, interval=0.02)
-    ws, _ = await open_session(openai_app.url, "oa-cancel")
-    await send(ws, {"type": "user.message", "content": "Talk for a long time."})
-    assert (await receive(ws))["type"] == "assistant.delta"
+    ws = await _long_answer_started(openai_app, openai_server, "oa-cancel")
     await send(ws, {"type": "cancel"})
     while (frame := await receive(ws))["type"] != "assistant.done":
         pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(
 SessionIdPath = Annotated[
     str, Path(pattern=SESSION_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ - . :")
 ]
-_NOT_FOUND = {404: {"description": "Unknown session."}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown session."}}
 
 
 @router.post(

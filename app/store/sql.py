@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, text, update
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -69,11 +69,11 @@ def build_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-def _session(row: Mapping[str, Any]) -> SessionRecord:
+def _session(row: RowMapping) -> SessionRecord:
     return SessionRecord.model_validate(dict(row))
 
 
-def _event(row: Mapping[str, Any]) -> EventRecord:
+def _event(row: RowMapping) -> EventRecord:
     return EventRecord.model_validate(dict(row))
 
 
