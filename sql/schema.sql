@@ -1,5 +1,6 @@
 -- Schema of the realtime AI conversation backend for PostgreSQL and Supabase.
 -- Idempotent: safe to run again. The app creates the same tables from app/store/tables.py.
+-- On Supabase: paste it into the SQL editor and run it (see docs/supabase.md).
 
 create table if not exists public.sessions (
     session_id       text primary key,
@@ -31,3 +32,44 @@ create table if not exists public.session_events (
 create index if not exists sessions_user_id_start_time_idx on public.sessions (user_id, start_time);
 create index if not exists sessions_start_time_idx on public.sessions (start_time);
 create index if not exists session_events_session_id_id_idx on public.session_events (session_id, id);
+
+-- Row-level security: the app writes with the service role (which bypasses RLS) or as the
+-- tables' owner; through Supabase's Data API a signed-in user may only read their own rows,
+-- and the anon key reads nothing.
+alter table public.sessions enable row level security;
+alter table public.session_events enable row level security;
+
+-- Supabase provides the roles and auth.uid(); on plain PostgreSQL apply sql/supabase_local.sql
+-- first to get them, or this part is skipped (the tables above work without it).
+do $$
+begin
+    if (select count(*) from pg_roles
+        where rolname in ('anon', 'authenticated', 'service_role')) < 3
+       or to_regprocedure('auth.uid()') is null then
+        raise notice 'roles anon/authenticated/service_role or auth.uid() missing: '
+                     'grants and policies skipped (see sql/supabase_local.sql)';
+        return;
+    end if;
+
+    revoke all on table public.sessions, public.session_events from anon, authenticated;
+    grant select on table public.sessions, public.session_events to authenticated;
+    grant all on table public.sessions, public.session_events to service_role;
+    execute format('revoke all on sequence %s from anon, authenticated',
+                   pg_get_serial_sequence('public.session_events', 'id'));
+    execute format('grant usage, select on sequence %s to service_role',
+                   pg_get_serial_sequence('public.session_events', 'id'));
+
+    drop policy if exists sessions_select_own on public.sessions;
+    create policy sessions_select_own on public.sessions
+        for select to authenticated
+        using (user_id = (select auth.uid())::text);
+
+    drop policy if exists session_events_select_own on public.session_events;
+    create policy session_events_select_own on public.session_events
+        for select to authenticated
+        using (exists (
+            select 1 from public.sessions s
+            where s.session_id = session_events.session_id
+              and s.user_id = (select auth.uid())::text));
+end
+$$;

@@ -1,4 +1,4 @@
-"""The Supabase store: the official async client over PostgREST, for hosts where only HTTPS gets out."""
+"""The Supabase store: the official async client over PostgREST, for when only HTTPS gets out."""
 
 from __future__ import annotations
 
