@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     summary_shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    cors_origins: str = ""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -113,6 +115,11 @@ class Settings(BaseSettings):
     def sql_url(self) -> URL:
         """The async SQLAlchemy URL the SQL store connects to."""
         return to_async_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Origins allowed to call the REST API from a browser (comma-separated setting)."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def provider(self) -> Literal["local", "openai"]:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -53,6 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or load_settings()
     install_error_handlers(app)
+    if app.state.settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=app.state.settings.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     for module in (health, sessions, events, ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
