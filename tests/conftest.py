@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,24 @@ async def _admin_execute(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def throwaway_database(prefix: str) -> AsyncIterator[str]:
+    """A brand-new, empty PostgreSQL database on TEST_DATABASE_URL, dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    await _admin_execute(f'create database "{name}"')
+    try:
+        yield _admin_dsn(name)
+    finally:
+        await _admin_execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+async def fresh_pg_url(pg_url: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database of its own for one test."""
+    async with throwaway_database("rt_fresh") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

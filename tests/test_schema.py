@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
 
 from app.store.sql import SqlStore
-from tests.conftest import make_settings
+from tests.conftest import make_settings, throwaway_database
 
 SCHEMA = Path(__file__).parents[1] / "sql" / "schema.sql"
 
@@ -24,22 +21,6 @@ order by table_name, column_name
 INDEXES = "select indexname from pg_indexes where schemaname = 'public' order by indexname"
 
 
-@pytest.fixture
-async def two_databases(pg_url: str) -> AsyncIterator[tuple[str, str]]:
-    """Two empty databases beside the test run's one: for schema.sql and for the app."""
-    base = make_url(pg_url)
-    names = [f"{base.database}_{kind}_{uuid.uuid4().hex[:4]}" for kind in ("sql", "app")]
-    admin = await asyncpg.connect(base.set(database="postgres").render_as_string(False))
-    try:
-        for name in names:
-            await admin.execute(f'create database "{name}"')
-        yield tuple(base.set(database=n).render_as_string(False) for n in names)  # type: ignore[misc]
-    finally:
-        for name in names:
-            await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
-
-
 async def _describe(url: str) -> tuple[list[tuple[str, ...]], list[str]]:
     conn = await asyncpg.connect(url)
     try:
@@ -50,8 +31,12 @@ async def _describe(url: str) -> tuple[list[tuple[str, ...]], list[str]]:
         await conn.close()
 
 
-async def test_schema_sql_matches_the_app_tables(two_databases: tuple[str, str]) -> None:
-    sql_db, app_db = two_databases
+async def test_schema_sql_matches_the_app_tables(fresh_pg_url: str) -> None:
+    async with throwaway_database("rt_app_tables") as app_db:
+        await _compare(fresh_pg_url, app_db)
+
+
+async def _compare(sql_db: str, app_db: str) -> None:
     conn = await asyncpg.connect(sql_db)
     try:
         await conn.execute(SCHEMA.read_text())

@@ -1,0 +1,87 @@
+"""Notebook plumbing: settings from `.env` and Colab secrets, a key for the run, an ngrok tunnel."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+# The variables the notebooks read; values are never printed, only where they came from.
+CONFIG_NAMES = (
+    "DATABASE_URL",
+    "SUPABASE_URL",
+    "SUPABASE_SERVICE_ROLE_KEY",
+    "LLM_PROVIDER",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LLM_MODEL",
+    "API_KEY",
+    "NGROK_AUTHTOKEN",
+    "BACKEND_URL",
+)
+_COLAB_SECRET_ERRORS = ("SecretNotFoundError", "NotebookAccessError", "TimeoutException")
+
+
+def in_colab() -> bool:
+    """Whether this kernel runs in Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def load_environment(root: Path, names: tuple[str, ...] = CONFIG_NAMES) -> dict[str, str]:
+    """Fill unset variables from `<root>/.env`, then from Colab's secrets; each set one's source."""
+    sources = {name: "environment" for name in names if os.environ.get(name)}
+    env_file = root / ".env"
+    if env_file.is_file():
+        for name, value in dotenv_values(env_file).items():
+            # The environment wins over the file, as it does for the app's Settings.
+            if value and not os.environ.get(name):
+                os.environ[name] = value
+                sources[name] = ".env"
+    if in_colab():
+        for name in names:
+            value = None if os.environ.get(name) else _colab_secret(name)
+            if value:
+                os.environ[name] = value
+                sources[name] = "Colab secrets"
+    return {name: sources[name] for name in names if name in sources}
+
+
+def _colab_secret(name: str) -> str | None:
+    from google.colab import userdata  # type: ignore[import-not-found]
+
+    # Which of these exist depends on the Colab release.
+    errors = tuple(getattr(userdata, e) for e in _COLAB_SECRET_ERRORS if hasattr(userdata, e))
+    try:
+        value: str | None = userdata.get(name)
+    except errors:
+        return None
+    return value
+
+
+def new_api_key() -> str:
+    """A random API key for one run."""
+    return secrets.token_urlsafe(24)
+
+
+class Tunnel:
+    """An ngrok HTTPS tunnel to a local port (pyngrok downloads the agent on first use)."""
+
+    def __init__(self, port: int, auth_token: str) -> None:
+        from pyngrok import conf, ngrok  # type: ignore[import-untyped]
+
+        self._config = conf.PyngrokConfig(auth_token=auth_token)
+        opened = ngrok.connect(str(port), "http", pyngrok_config=self._config)
+        if opened.public_url is None:
+            raise RuntimeError("ngrok opened a tunnel without a public URL")
+        self.public_url: str = opened.public_url.replace("http://", "https://", 1)
+        self._opened_url = opened.public_url
+
+    def close(self) -> None:
+        """Close the tunnel and stop the ngrok agent."""
+        from pyngrok import ngrok
+
+        ngrok.disconnect(self._opened_url, pyngrok_config=self._config)
+        ngrok.kill(pyngrok_config=self._config)
