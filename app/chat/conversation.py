@@ -6,7 +6,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +24,10 @@ from app.chat.events import (
 )
 from app.chat.tools import ToolRegistry
 from app.llm.base import (
-    Finish,
     LLMError,
     Message,
     Provider,
+    StreamItem,
     TextDelta,
     ToolCallRequest,
     ToolSpec,
@@ -167,25 +168,42 @@ class Turn:
     async def __aiter__(self) -> AsyncIterator[ConversationEvent]:
         conv = self._conv
         await conv.settle()
-        await conv._store.add_event(
-            NewEvent(session_id=conv.session_id, event_type="user_message", content=self.text)
+        # The model starts while the question is written; nothing is sent before it is stored.
+        question = asyncio.ensure_future(
+            conv._store.add_event(
+                NewEvent(session_id=conv.session_id, event_type="user_message", content=self.text)
+            )
         )
         conv._history.append({"role": "user", "content": self.text})
+        failure: ErrorFrame | None = None
         try:
-            async for event in self._rounds():
-                yield event
+            async with aclosing(self._rounds()) as rounds:
+                async for event in rounds:
+                    await question
+                    yield event
         except LLMError as exc:
             self._finish = "error"
-            yield ErrorFrame(code="llm_error", message=str(exc))
+            failure = ErrorFrame(code="llm_error", message=str(exc))
         except asyncio.CancelledError:
             self._finish = "cancelled"
             raise
         finally:
-            self._finalise()
+            await self._close(question)
+        if failure is not None:
+            yield failure
         assert self.done is not None
         yield self.done
 
-    async def _rounds(self) -> AsyncIterator[ConversationEvent]:
+    async def _close(self, question: asyncio.Future[EventRecord]) -> None:
+        """Once the question is stored, store the answer; a lost question loses its answer too."""
+        try:
+            await question
+        except StoreError:
+            self._conv._history.pop()
+            raise
+        self._finalise()
+
+    async def _rounds(self) -> AsyncGenerator[ConversationEvent, None]:
         conv = self._conv
         messages: list[Message] = [
             {"role": "system", "content": conv._options.system_prompt},
@@ -205,24 +223,32 @@ class Turn:
     async def _stream(
         self, messages: list[Message], tools: list[ToolSpec], calls: list[ToolCallRequest]
     ) -> AsyncIterator[ConversationEvent]:
-        async for item in self._conv._provider.stream(messages, tools):
-            if isinstance(item, TextDelta):
-                if self._first_token_ms is None:
-                    self._first_token_ms = (time.perf_counter() - self._started) * 1000
-                self._parts.append(item.text)
-                yield AssistantDelta(message_id=self.message_id, delta=item.text)
-            elif isinstance(item, ToolCallRequest):
-                calls.append(item)
-                yield ToolCall(
-                    message_id=self.message_id,
-                    call_id=item.call_id,
-                    name=item.name,
-                    arguments=item.arguments,
-                )
-            elif isinstance(item, Finish):
-                self._finish = item.reason
-                for key, value in (item.usage or {}).items():
-                    self._usage[key] = self._usage.get(key, 0) + value
+        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream.
+        async with aclosing(self._conv._provider.stream(messages, tools)) as stream:
+            async for item in stream:
+                event = self._take(item, calls)
+                if event is not None:
+                    yield event
+
+    def _take(self, item: StreamItem, calls: list[ToolCallRequest]) -> ConversationEvent | None:
+        """Record one provider item; return the frame it becomes, if any."""
+        if isinstance(item, TextDelta):
+            if self._first_token_ms is None:
+                self._first_token_ms = (time.perf_counter() - self._started) * 1000
+            self._parts.append(item.text)
+            return AssistantDelta(message_id=self.message_id, delta=item.text)
+        if isinstance(item, ToolCallRequest):
+            calls.append(item)
+            return ToolCall(
+                message_id=self.message_id,
+                call_id=item.call_id,
+                name=item.name,
+                arguments=item.arguments,
+            )
+        self._finish = item.reason
+        for key, value in (item.usage or {}).items():
+            self._usage[key] = self._usage.get(key, 0) + value
+        return None
 
     async def _run_tools(
         self, messages: list[Message], calls: list[ToolCallRequest]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
@@ -73,7 +73,9 @@ class Provider(Protocol):
     # False when summaries are built extractively rather than written by the model.
     writes_summaries: bool
 
-    def stream(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[StreamItem]:
+    def stream(
+        self, messages: list[Message], tools: list[ToolSpec]
+    ) -> AsyncGenerator[StreamItem, None]:
         """Stream one model round; ends with exactly one Finish. Raises LLMError."""
         ...
 

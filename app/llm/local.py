@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from app.config import Settings
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolSpec
@@ -31,7 +31,7 @@ class LocalProvider:
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec]
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         """One round: tool calls when the last message asks for a tool, else a streamed answer."""
         prompt_tokens = sum(_count_words(m.get("content")) for m in messages)
         offered = {spec["function"].get("name") for spec in tools}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import cast
 
 import httpx
@@ -82,7 +82,7 @@ class OpenAICompatProvider:
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec]
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         """Stream one round; the HTTP stream is closed as soon as the consumer stops."""
         stream = await self._open(messages, tools)
         state = _RoundState()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from app.store.base import (
     Unavailable,
 )
 from app.store.batching import GroupCommitter
+from app.store.sqlite_writer import SqliteEventWriter
 from app.store.tables import metadata, session_events, sessions
 
 _turns = (
@@ -85,6 +87,7 @@ class SqlStore:
         self._url = url
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
+        self._sqlite_events: SqliteEventWriter | None = None
         self._events = GroupCommitter(
             self._insert_events, self._insert_event, retry_alone_on=(IntegrityError,)
         )
@@ -101,10 +104,14 @@ class SqlStore:
         self._engine = build_engine(self._url, pool_size=self._pool_size)
         async with self._connect() as conn:
             await conn.run_sync(metadata.create_all)
+        if self.name == "sqlite":
+            self._sqlite_events = SqliteEventWriter(self._url, on_connect=_sqlite_pragmas)
 
     async def close(self) -> None:
         """Dispose of the connection pool."""
         await self._events.close()
+        if self._sqlite_events is not None:
+            await asyncio.to_thread(self._sqlite_events.close)
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -116,13 +123,9 @@ class SqlStore:
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
         """A transaction whose driver failures become Unavailable."""
-        try:
+        with _translated():
             async with self.engine.begin() as conn:
                 yield conn
-        except IntegrityError:
-            raise
-        except (TimeoutError, SQLAlchemyError, OSError) as exc:
-            raise Unavailable(_describe(exc)) from exc
 
     async def create_session(
         self, *, session_id: str, user_id: str, metadata: dict[str, Any] | None = None
@@ -191,33 +194,25 @@ class SqlStore:
     async def _insert_events(self, batch: list[NewEvent]) -> list[EventRecord]:
         """Insert a batch of events in one transaction, ids in input order."""
         rows = [_event_values(event) for event in batch]
-        async with self._connect() as conn:
-            if self.name == "sqlite":
-                # SQLite cannot batch an ordered RETURNING; under the write lock the
-                # new rowids are consecutive, so they follow from the last one.
-                await conn.execute(insert(session_events), rows)
-                last = (await conn.execute(text("select last_insert_rowid()"))).scalar_one()
-                ids = list(range(last - len(rows) + 1, last + 1))
-            else:
-                statement = insert(session_events).returning(
-                    session_events.c.id, sort_by_parameter_order=True
-                )
+        if self._sqlite_events is not None:
+            with _translated():
+                ids = await self._sqlite_events.insert(rows)
+        else:
+            statement = insert(session_events).returning(
+                session_events.c.id, sort_by_parameter_order=True
+            )
+            async with self._connect() as conn:
                 ids = list((await conn.execute(statement, rows)).scalars())
         return [
             EventRecord.model_validate({"id": i, **row}) for i, row in zip(ids, rows, strict=True)
         ]
 
     async def _insert_event(self, event: NewEvent) -> EventRecord:
-        values = _event_values(event)
         try:
-            async with self._connect() as conn:
-                result = await conn.execute(
-                    insert(session_events).values(**values).returning(session_events.c.id)
-                )
-                event_id = result.scalar_one()
+            [stored] = await self._insert_events([event])
         except IntegrityError as exc:
             raise NotFound(f"session '{event.session_id}' not found") from exc
-        return EventRecord.model_validate({"id": event_id, **values})
+        return stored
 
     async def list_events(
         self, session_id: str, *, after_id: int = 0, limit: int = 1000
@@ -274,6 +269,17 @@ def _event_values(event: NewEvent) -> dict[str, Any]:
         "metadata": event.metadata,
         "created_at": datetime.now(UTC),
     }
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Driver failures become Unavailable; constraint violations stay for the caller."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (TimeoutError, SQLAlchemyError, OSError) as exc:
+        raise Unavailable(_describe(exc)) from exc
 
 
 def _describe(exc: BaseException) -> str:
