@@ -20,12 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.config import load_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 
-ANSWER_WORDS = (
-    "You asked about the benchmark. As the local model I run without a network, so take "
-    "this as a starting point rather than an answer: write down what you already know, "
-    "list what is still unclear, and try the smallest step that would tell you more about "
-    "it, then compare notes."
-).split(" ")
+ANSWER_TEXT = (
+    "You asked about the benchmark. As the local model I run without a network, so ta"
+    "ke this as a starting point rather than an answer: write down what you already k"
+    "now, list what is still unclear, and try the smallest step that would tell you m"
+    "ore about it, then compare notes."
+)
+ANSWER_WORDS = ANSWER_TEXT.split(" ")
 
 
 def build() -> object:

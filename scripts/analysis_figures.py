@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a plain script: the project's own package must be importable before the imports below.
 sys.path.insert(0, str(ROOT))
 
-from app.analysis import (
+from app.analysis import (  # noqa: E402
     answer_timing,
     generate_demo_sessions,
     load_from_api,
@@ -26,8 +26,8 @@ from app.analysis import (
     plot_tool_usage,
     tool_usage,
 )
-from app.background import BackgroundServer
-from app.config import Settings
+from app.background import BackgroundServer  # noqa: E402
+from app.config import Settings  # noqa: E402
 
 DOCS = ROOT / "docs"
 DEMO_SESSIONS = 15

@@ -130,7 +130,7 @@ async def test_turns_are_counted_past_the_servers_row_cap(postgrest_database: st
     await store.open()
     try:
         await store.create_session(session_id="user:1.a", user_id="u")
-        for i in range(12):
+        for _ in range(12):
             await store.add_event(NewEvent(session_id="user:1.a", event_type="user_message"))
         counted: list[Any] = [await store.get_session("user:1.a"), *await store.list_sessions()]
     finally:

@@ -180,7 +180,7 @@ async def test_shift_enter_adds_a_line_and_enter_sends(watched: Watched, server_
     await expect(composer).to_be_focused()
 
 
-async def test_reloading_the_page_with_the_session_id_resumes_the_session_and_shows_earlier_messages(
+async def test_reloading_with_the_session_id_resumes_the_session_and_shows_earlier_messages(
     watched: Watched, server_url: str
 ) -> None:
     page = watched.page

@@ -52,7 +52,7 @@ class ToolCallRequest:
 
 @dataclass(frozen=True, slots=True)
 class Finish:
-    """The end of one model round; `tool_calls` means tools must run and the model be asked again."""
+    """The end of one model round; `tool_calls`: run the tools, then ask the model again."""
 
     reason: FinishReason
     usage: dict[str, int] | None = field(default=None)
