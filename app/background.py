@@ -7,25 +7,30 @@ import time
 from types import TracebackType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from app.config import Settings
 from app.main import create_app
 
 
 class BackgroundServer:
-    """A uvicorn server on its own thread and event loop; `url` is known once started."""
+    """A uvicorn server on its own thread and event loop; `url` is known once started.
+
+    Given settings, it serves this project's app; given any ASGI app, it serves that.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        app: Settings | ASGIApp,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
         ws: str = "websockets-sansio",
         log_level: str = "warning",
     ) -> None:
+        asgi = create_app(app) if isinstance(app, Settings) else app
         config = uvicorn.Config(
-            create_app(settings), host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
+            asgi, host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)

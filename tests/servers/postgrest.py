@@ -15,8 +15,6 @@ are always query parameters; table and column names come only from the whitelist
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,12 +22,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 from sqlalchemy.engine import URL, make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from app.background import BackgroundServer
 
 SERVICE_KEY = "stand-in-service-role-key"
 SQL_DIR = Path(__file__).parents[2] / "sql"
@@ -333,11 +332,7 @@ class PostgrestStandIn:
             "/rest/v1/{table}", self._api.handle, methods=["GET", "POST", "PATCH", "DELETE"]
         )
         app = Starlette(routes=[route], lifespan=self._api.lifespan)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, ws="none", log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, name="postgrest-stand-in", daemon=True
-        )
+        self._server = BackgroundServer(app, ws="none")
         self.url = ""
 
     @property
@@ -349,22 +344,14 @@ class PostgrestStandIn:
     def key(self, value: str) -> None:
         self._api.key = value
 
-    def start(self, timeout: float = 30.0) -> PostgrestStandIn:
+    def start(self) -> PostgrestStandIn:
         """Start serving and wait until the socket listens."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the PostgREST stand-in did not start")
-            time.sleep(0.01)
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = self._server.start().url
         return self
 
     def stop(self) -> None:
         """Stop serving and close the pool."""
-        self._server.should_exit = True
-        self._thread.join(30)
+        self._server.stop()
 
 
 async def create_database(pg_url: str, suffix: str, *scripts: str) -> str:
