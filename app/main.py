@@ -18,6 +18,7 @@ from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
 from app.llm import build_provider
+from app.logs import redact_tokens_in_server_logs
 from app.store import build_store
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or load_settings()
+    redact_tokens_in_server_logs()
     install_error_handlers(app)
     if app.state.settings.cors_origin_list:
         app.add_middleware(
