@@ -19,6 +19,7 @@ from playwright.async_api import Error as PlaywrightError
 from app.background import BackgroundServer
 from app.config import Settings
 from tests.conftest import make_settings
+from tests.wsclient import stored_events
 
 pytestmark = pytest.mark.browser
 
@@ -102,15 +103,6 @@ async def open_chat(page: Page, url: str) -> str:
     await page.goto(url)
     await shot.wait_until_connected(page)
     return await page.locator("#session-id").input_value()
-
-
-async def stored_events(base_url: str, session_id: str, key: str | None = None) -> list[Any]:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
-        response = await http.get(f"/sessions/{session_id}/events")
-        response.raise_for_status()
-        events: list[Any] = response.json()
-        return events
 
 
 async def test_sending_what_time_is_it_shows_the_streamed_answer_and_a_time_tool_card(

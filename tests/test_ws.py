@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import httpx
@@ -12,29 +11,22 @@ from pydantic import SecretStr
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from app.analysis.demo import ws_url
 from app.background import BackgroundServer
 from app.config import Settings
 from app.store.sql import SqlStore
-from tests.wsclient import ask, of_type, open_session, receive, send, until_done, ws_url
+from tests.wsclient import (
+    ask,
+    of_type,
+    open_session,
+    receive,
+    send,
+    stored_events,
+    until_done,
+    wait_for_summary,
+)
 
 ServerFactory = Callable[[Settings], BackgroundServer]
-
-
-async def wait_for_summary(base_url: str, session_id: str, timeout: float = 10.0) -> dict:  # type: ignore[type-arg]
-    """Poll the REST API until the session is ended and summarised."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        while True:
-            session = (await http.get(f"/sessions/{session_id}")).json()
-            if session["status"] == "ended" and session["summary"]:
-                return session  # type: ignore[no-any-return]
-            assert time.monotonic() < deadline, session
-            await asyncio.sleep(0.05)
-
-
-async def events_of(base_url: str, session_id: str) -> list[dict]:  # type: ignore[type-arg]
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        return (await http.get(f"/sessions/{session_id}/events")).json()  # type: ignore[no-any-return]
 
 
 async def test_new_session_starts_and_streams_an_answer(live_server: BackgroundServer) -> None:
@@ -69,7 +61,7 @@ async def test_time_question_calls_the_time_tool(live_server: BackgroundServer) 
     assert frames.index(call) < frames.index(result) < len(frames) - 1
     assert frames[-1]["finish_reason"] == "stop" and frames[-1]["content"]
     await ws.close()
-    kinds = [e["event_type"] for e in await events_of(live_server.url, "s-time")]
+    kinds = [e["event_type"] for e in await stored_events(live_server.url, "s-time")]
     assert kinds[:5] == [
         "session_start",
         "user_message",
@@ -106,7 +98,7 @@ async def test_plain_text_frame_is_a_user_message(live_server: BackgroundServer)
     await ws.close()
     users = [
         e["content"]
-        for e in await events_of(live_server.url, "s-plain")
+        for e in await stored_events(live_server.url, "s-plain")
         if e["event_type"] == "user_message"
     ]
     assert users == ["just words, no JSON", '["a JSON list is not a frame"]']
@@ -158,9 +150,9 @@ async def test_token_is_required_when_api_key_is_set(
     settings: Settings, server_factory: ServerFactory
 ) -> None:
     server = server_factory(settings.model_copy(update={"api_key": SecretStr("k-123")}))
-    for query in ({}, {"token": "wrong"}):
+    for token in (None, "wrong"):
         with pytest.raises(InvalidStatus):
-            await connect(ws_url(server.url, "s-auth", **query))
+            await connect(ws_url(server.url, "s-auth", api_key=token))
     ws, started = await open_session(server.url, "s-auth", token="k-123")
     assert started["session_id"] == "s-auth"
     await ws.close()
@@ -212,7 +204,9 @@ async def test_cancel_stops_the_answer_and_stores_it(
     assert (await ask(ws, "Are you still there?"))[-1]["finish_reason"] == "stop"
     await ws.close()
     answers = [
-        e for e in await events_of(server.url, "s-cancel") if e["event_type"] == "assistant_message"
+        e
+        for e in await stored_events(server.url, "s-cancel")
+        if e["event_type"] == "assistant_message"
     ]
     assert answers[0]["metadata"]["finish_reason"] == "cancelled"
     assert answers[0]["content"] == done["content"]
@@ -231,7 +225,9 @@ async def test_message_during_an_answer_gets_busy_and_the_answer_goes_on(
     assert busy["code"] == "busy"
     assert frames[-1]["finish_reason"] == "stop"
     await ws.close()
-    users = [e for e in await events_of(server.url, "s-busy") if e["event_type"] == "user_message"]
+    users = [
+        e for e in await stored_events(server.url, "s-busy") if e["event_type"] == "user_message"
+    ]
     assert [u["content"] for u in users] == ["Explain how tides work."]
 
 
@@ -245,7 +241,7 @@ async def test_abrupt_disconnect_mid_answer_keeps_messages_and_writes_summary(
     ws.transport.abort()  # no close frame: the client just vanishes
     session = await wait_for_summary(server.url, "s-abrupt")
     assert session["end_time"] and session["duration_seconds"] is not None
-    events = await events_of(server.url, "s-abrupt")
+    events = await stored_events(server.url, "s-abrupt")
     by_type = {e["event_type"]: e for e in events}
     assert by_type["user_message"]["content"] == "Describe the history of bicycles."
     assert by_type["assistant_message"]["metadata"]["finish_reason"] == "cancelled"
@@ -262,7 +258,7 @@ async def test_clean_close_ends_the_session_with_a_summary(live_server: Backgrou
     assert "get_current_time" in session["summary"]
     metadata = [
         e
-        for e in await events_of(live_server.url, "s-end")
+        for e in await stored_events(live_server.url, "s-end")
         if e["event_type"] == "assistant_message"
     ][0]["metadata"]
     assert metadata["provider"] == "local" and metadata["finish_reason"] == "stop"

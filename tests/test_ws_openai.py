@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 
 from app.background import BackgroundServer
 from app.config import Settings
 from tests.servers.openai_sse import USAGE, OpenAIStandIn
-from tests.wsclient import ask, of_type, open_session, receive, send
+from tests.wsclient import (
+    ask,
+    of_type,
+    open_session,
+    receive,
+    send,
+    stored_events,
+    wait_for_summary,
+)
 
 ServerFactory = Callable[[Settings], BackgroundServer]
 
@@ -35,11 +42,6 @@ def openai_app(
     )
 
 
-async def _events(base_url: str, session_id: str) -> list[dict]:  # type: ignore[type-arg]
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        return (await http.get(f"/sessions/{session_id}/events")).json()  # type: ignore[no-any-return]
-
-
 async def test_streamed_answer_carries_usage_and_is_stored(
     openai_app: BackgroundServer, openai_server: OpenAIStandIn
 ) -> None:
@@ -52,7 +54,7 @@ async def test_streamed_answer_carries_usage_and_is_stored(
     await ws.close()
     [answer] = [
         e
-        for e in await _events(openai_app.url, "oa-text")
+        for e in await stored_events(openai_app.url, "oa-text")
         if e["event_type"] == "assistant_message"
     ]
     assert (
@@ -102,7 +104,7 @@ async def test_a_model_failure_is_an_llm_error_and_the_socket_stays_usable(
     await ws.close()
     reasons = [
         e["metadata"]["finish_reason"]
-        for e in await _events(openai_app.url, "oa-fail")
+        for e in await stored_events(openai_app.url, "oa-fail")
         if e["event_type"] == "assistant_message"
     ]
     assert reasons == ["error", "error", "stop"]
@@ -147,12 +149,7 @@ async def test_the_model_writes_the_summary_and_sees_the_resumed_history(
     await ask(ws, "I am Ann.")
     openai_server.answer_text("Ann introduced herself; the assistant greeted her.")
     await ws.close()
-    async with httpx.AsyncClient(base_url=openai_app.url) as http:
-        for _ in range(100):
-            session = (await http.get("/sessions/oa-summary")).json()
-            if session["summary"]:
-                break
-            await asyncio.sleep(0.05)
+    session = await wait_for_summary(openai_app.url, "oa-summary")
     assert session["summary"] == "Ann introduced herself; the assistant greeted her."
     openai_server.answer_text("You are Ann.")
     again, started = await open_session(openai_app.url, "oa-summary", user_id="ann")

@@ -1,26 +1,23 @@
-"""Helpers for talking to the server over a real WebSocket."""
+"""Helpers for talking to a running server: its WebSocket, and the REST reads tests make."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-
-def ws_url(base_url: str, session_id: str, **query: str) -> str:
-    """The WebSocket URL of a session on a server started at `base_url`."""
-    params = "&".join(f"{k}={v}" for k, v in query.items())
-    url = base_url.replace("http://", "ws://") + f"/ws/session/{session_id}"
-    return f"{url}?{params}" if params else url
+from app.analysis.demo import ws_url
 
 
 async def open_session(
-    base_url: str, session_id: str, **query: str
+    base_url: str, session_id: str, *, user_id: str | None = None, token: str | None = None
 ) -> tuple[ClientConnection, dict[str, Any]]:
     """Connect and return the socket and its `session.started` frame."""
-    ws = await connect(ws_url(base_url, session_id, **query))
+    ws = await connect(ws_url(base_url, session_id, api_key=token, user_id=user_id))
     started = await receive(ws)
     assert started["type"] == "session.started", started
     return ws, started
@@ -56,3 +53,27 @@ async def ask(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
 def of_type(frames: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     """The frames of one type."""
     return [f for f in frames if f["type"] == kind]
+
+
+async def stored_events(
+    base_url: str, session_id: str, *, key: str | None = None
+) -> list[dict[str, Any]]:
+    """A session's stored events, through the REST API."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
+        answer = await http.get(f"/sessions/{session_id}/events")
+        answer.raise_for_status()
+        events: list[dict[str, Any]] = answer.json()
+        return events
+
+
+async def wait_for_summary(base_url: str, session_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll the REST API until the session is ended and summarised; return it."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        while True:
+            session: dict[str, Any] = (await http.get(f"/sessions/{session_id}")).json()
+            if session["status"] == "ended" and session["summary"]:
+                return session
+            assert time.monotonic() < deadline, session
+            await asyncio.sleep(0.05)
