@@ -9,6 +9,8 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from app.chat.summarizer import Summarizer
+from app.chat.tools import ToolRegistry
 from app.config import Settings
 from app.llm.base import Provider
 from app.store.base import Store
@@ -34,9 +36,22 @@ def get_provider(conn: HTTPConnection) -> Provider:
     return provider
 
 
+def get_tools(conn: HTTPConnection) -> ToolRegistry:
+    """The tools offered to the model."""
+    tools: ToolRegistry = conn.app.state.tools
+    return tools
+
+
+def get_summarizer(conn: HTTPConnection) -> Summarizer:
+    """The summary builder, whose background runs shutdown waits for."""
+    summarizer: Summarizer = conn.app.state.summarizer
+    return summarizer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ProviderDep = Annotated[Provider, Depends(get_provider)]
+SummarizerDep = Annotated[Summarizer, Depends(get_summarizer)]
 
 
 def key_matches(settings: Settings, presented: str | None) -> bool:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from app.api.deps import StoreDep, require_api_key
+from app.api.deps import StoreDep, SummarizerDep, require_api_key
 from app.api.models import EventOut, SessionCreate, SessionOut
-from app.chat.summarizer import Summarizer
 from app.store.base import SESSION_ID_PATTERN, EventRecord, SessionRecord, SessionStatus
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(require_api_key)])
@@ -65,9 +64,8 @@ async def list_events(
 
 
 @router.post("/{session_id}/summary", response_model=SessionOut, responses=_NOT_FOUND)
-async def rebuild_summary(session_id: SessionIdPath, request: Request) -> SessionRecord:
+async def rebuild_summary(session_id: SessionIdPath, summarizer: SummarizerDep) -> SessionRecord:
     """Build the session's summary from its stored events now, save and return it."""
-    summarizer: Summarizer = request.app.state.summarizer
     return await summarizer.summarize(session_id)
 
 

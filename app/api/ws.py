@@ -10,13 +10,18 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from app.api.deps import key_matches
+from app.api.deps import (
+    get_provider,
+    get_settings,
+    get_store,
+    get_summarizer,
+    get_tools,
+    key_matches,
+)
 from app.api.outbox import Outbox
 from app.chat.conversation import ChatOptions, Conversation
 from app.chat.events import Cancel, ErrorFrame, Ping, Pong, UserMessage, parse_client_frame
-from app.chat.summarizer import Summarizer
-from app.config import Settings
-from app.store.base import SESSION_ID_PATTERN, Store, StoreError
+from app.store.base import SESSION_ID_PATTERN, StoreError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
@@ -32,7 +37,7 @@ async def session_socket(
     websocket: WebSocket, session_id: str, user_id: str = "anonymous", token: str | None = None
 ) -> None:
     """A user's conversation session: user messages in, streamed answers out."""
-    settings: Settings = websocket.app.state.settings
+    settings = get_settings(websocket)
     if not _SESSION_ID.match(session_id) or not 1 <= len(user_id) <= 256:
         await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
         return
@@ -71,13 +76,12 @@ class SessionConnection:
     """The receive loop of one connection and its one answer task at a time."""
 
     def __init__(self, websocket: WebSocket, session_id: str, user_id: str) -> None:
-        state = websocket.app.state
         self._ws = websocket
         self._session_id = session_id
         self._user_id = user_id
-        self._settings: Settings = state.settings
-        self._store: Store = state.store
-        self._summarizer: Summarizer = state.summarizer
+        self._settings = get_settings(websocket)
+        self._store = get_store(websocket)
+        self._summarizer = get_summarizer(websocket)
         self._outbox = Outbox(websocket)
         self._answer: asyncio.Task[None] | None = None
         self._conversation: Conversation | None = None
@@ -98,8 +102,8 @@ class SessionConnection:
                 session_id=self._session_id,
                 user_id=self._user_id,
                 store=self._store,
-                provider=self._ws.app.state.provider,
-                tools=self._ws.app.state.tools,
+                provider=get_provider(self._ws),
+                tools=get_tools(self._ws),
                 options=ChatOptions(
                     system_prompt=self._settings.system_prompt,
                     max_tool_rounds=self._settings.llm_max_tool_rounds,
