@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +64,15 @@ async def fresh_pg_url(pg_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def pg_url() -> AsyncIterator[str]:
     """A throwaway PostgreSQL database for this test run, dropped at the end."""
-    name = f"rt_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        await _admin_execute(f'create database "{name}"')
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {exc}"
-        if REQUIRE_POSTGRES:
-            pytest.fail(message)
-        pytest.skip(message + " (set REQUIRE_POSTGRES=1 to fail instead)")
-    yield _admin_dsn(name)
-    await _admin_execute(f'drop database if exists "{name}" with (force)')
+    async with AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(throwaway_database("rt_test"))
+        except (OSError, asyncpg.PostgresError) as exc:
+            message = f"PostgreSQL at {TEST_DATABASE_URL} is unreachable: {exc}"
+            if REQUIRE_POSTGRES:
+                pytest.fail(message)
+            pytest.skip(message + " (set REQUIRE_POSTGRES=1 to fail instead)")
+        yield url
 
 
 @pytest.hookimpl(tryfirst=True)
