@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
 
     api_key: SecretStr | None = None
+    auth_jwt_secret: SecretStr | None = None
+    auth_jwks_url: str | None = None
+    auth_jwt_audience: str | None = "authenticated"
+    auth_jwt_issuer: str | None = None
+    supabase_anon_key: str | None = None
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="realtime", min_length=1, max_length=200)
     max_message_chars: int = Field(default=8000, ge=1, le=1_000_000)
     summary_shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -97,6 +105,13 @@ class Settings(BaseSettings):
         "openai_base_url",
         "api_key",
         "llm_temperature",
+        "auth_jwt_secret",
+        "auth_jwks_url",
+        "auth_jwt_audience",
+        "auth_jwt_issuer",
+        "supabase_anon_key",
+        "rate_limit_per_minute",
+        "redis_url",
         mode="before",
     )
     @classmethod
@@ -120,6 +135,11 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """Origins allowed to call the REST API from a browser (comma-separated setting)."""
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def user_sign_in(self) -> bool:
+        """True when users sign in with their own tokens (a JWT secret or a JWKS URL is set)."""
+        return self.auth_jwt_secret is not None or self.auth_jwks_url is not None
 
     @property
     def provider(self) -> Literal["local", "openai"]:

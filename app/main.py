@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api import events, health, sessions, ws
 from app.api.errors import install_error_handlers
+from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
@@ -36,11 +37,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.tools = default_registry()
     app.state.summarizer = Summarizer(store, provider)
     app.state.live_sessions = {}
+    app.state.authenticator = Authenticator.from_settings(settings)
+    app.state.rate_limiter = build_rate_limiter(settings)
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
     try:
         yield
     finally:
         await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)
+        if app.state.rate_limiter is not None:
+            await app.state.rate_limiter.close()
         await provider.close()
         await store.close()
 

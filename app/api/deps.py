@@ -1,12 +1,10 @@
-"""Dependencies shared by the routes: settings, store, provider, API-key check."""
+"""Dependencies shared by the routes: settings, store, provider (sign-in is in auth.py)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from app.chat.summarizer import Summarizer
@@ -14,8 +12,6 @@ from app.chat.tools import ToolRegistry
 from app.config import Settings
 from app.llm.base import Provider
 from app.store.base import Store
-
-_bearer = HTTPBearer(auto_error=False, description="The API key, when API_KEY is set.")
 
 
 def get_settings(conn: HTTPConnection) -> Settings:
@@ -52,27 +48,3 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 SummarizerDep = Annotated[Summarizer, Depends(get_summarizer)]
-
-
-def key_matches(settings: Settings, presented: str | None) -> bool:
-    """True when no key is required or the presented one matches (constant time)."""
-    if settings.api_key is None:
-        return True
-    if presented is None:
-        return False
-    expected = settings.api_key.get_secret_value().encode()
-    return hmac.compare_digest(expected, presented.encode())
-
-
-def require_api_key(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Refuse a REST call without the right bearer key when API_KEY is set."""
-    presented = credentials.credentials if credentials else None
-    if not key_matches(settings, presented):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, status
 
-from app.api.deps import StoreDep, require_api_key
+from app.api.auth import OwnStoreDep, count_write, current_principal
 from app.api.models import EventCreate, EventOut
 from app.store.base import EventRecord, NewEvent
 
-router = APIRouter(prefix="/events", tags=["events"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/events", tags=["events"], dependencies=[Depends(current_principal)])
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=EventOut,
-    responses={404: {"description": "Unknown session."}},
+    responses={
+        404: {"description": "Unknown session."},
+        429: {"description": "Over RATE_LIMIT_PER_MINUTE."},
+    },
+    dependencies=[Depends(count_write)],
 )
-async def create_event(body: EventCreate, store: StoreDep) -> EventRecord:
+async def create_event(body: EventCreate, store: OwnStoreDep) -> EventRecord:
     """Store one event in an existing session."""
     return await store.add_event(NewEvent.model_validate(body.model_dump()))

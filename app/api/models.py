@@ -15,7 +15,12 @@ class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
-    user_id: str = Field(default="anonymous", min_length=1, max_length=256)
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The owner: `anonymous` when left out, or the signed-in user.",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -10,18 +10,12 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from app.api.deps import (
-    get_provider,
-    get_settings,
-    get_store,
-    get_summarizer,
-    get_tools,
-    key_matches,
-)
+from app.api.auth import Handshake, admit_user_message, open_handshake
+from app.api.deps import get_provider, get_settings, get_summarizer, get_tools
 from app.api.outbox import Outbox
 from app.chat.conversation import ChatOptions, Conversation
 from app.chat.events import Cancel, ErrorFrame, Ping, Pong, UserMessage, parse_client_frame
-from app.store.base import SESSION_ID_PATTERN, StoreError
+from app.store.base import SESSION_ID_PATTERN, Store, StoreError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
@@ -34,25 +28,24 @@ CLOSE_STORAGE_DOWN = 1011
 
 @router.websocket("/ws/session/{session_id}")
 async def session_socket(
-    websocket: WebSocket, session_id: str, user_id: str = "anonymous", token: str | None = None
+    websocket: WebSocket, session_id: str, user_id: str | None = None, token: str | None = None
 ) -> None:
     """A user's conversation session: user messages in, streamed answers out."""
-    settings = get_settings(websocket)
-    if not _SESSION_ID.match(session_id) or not 1 <= len(user_id) <= 256:
+    if not _SESSION_ID.match(session_id):
         await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
         return
-    if not key_matches(settings, token):
-        await websocket.close(CLOSE_POLICY, "missing or wrong token")
+    handshake = await open_handshake(websocket, session_id, user_id=user_id, token=token)
+    if handshake is None:
         return
     live: dict[str, SessionConnection] = websocket.app.state.live_sessions
     if not await _previous_has_finished(live.get(session_id)) or session_id in live:
-        await websocket.accept()
+        await websocket.accept(handshake.subprotocol)
         await websocket.close(CLOSE_ALREADY_CONNECTED, "session already has a live connection")
         return
-    connection = SessionConnection(websocket, session_id, user_id)
+    connection = SessionConnection(websocket, session_id, handshake)
     live[session_id] = connection
     try:
-        await websocket.accept()
+        await websocket.accept(handshake.subprotocol)
         await connection.run()
     finally:
         del live[session_id]
@@ -75,12 +68,12 @@ async def _previous_has_finished(previous: SessionConnection | None) -> bool:
 class SessionConnection:
     """The receive loop of one connection and its one answer task at a time."""
 
-    def __init__(self, websocket: WebSocket, session_id: str, user_id: str) -> None:
+    def __init__(self, websocket: WebSocket, session_id: str, handshake: Handshake) -> None:
         self._ws = websocket
         self._session_id = session_id
-        self._user_id = user_id
+        self._user_id = handshake.user_id
         self._settings = get_settings(websocket)
-        self._store = get_store(websocket)
+        self._store: Store = handshake.store
         self._summarizer = get_summarizer(websocket)
         self._outbox = Outbox(websocket)
         self._answer: asyncio.Task[None] | None = None
@@ -154,6 +147,10 @@ class SessionConnection:
 
     async def _reply(self, text: str) -> None:
         assert self._conversation is not None
+        refused = await admit_user_message(self._ws, self._user_id)
+        if refused is not None:
+            self._outbox.put(refused)
+            return
         turn = self._conversation.reply(text)
         try:
             async for event in turn:

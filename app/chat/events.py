@@ -96,6 +96,14 @@ class ErrorFrame:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitedFrame(ErrorFrame):
+    """`error` `rate_limited`: over RATE_LIMIT_PER_MINUTE; `retry_after` seconds to wait."""
+
+    code: str = "rate_limited"
+    retry_after: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Pong:
     """`pong`: the answer to `ping`."""
 

@@ -1,0 +1,176 @@
+"""Sign-in at the edges: the REST dependency, the WebSocket handshake, and the rate limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, WebSocket, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+
+from app.api.deps import StoreDep, get_store
+from app.auth.authenticator import Authenticator, KeysUnavailable, Unauthenticated
+from app.auth.principal import Forbidden, Principal
+from app.auth.ratelimit import RateLimiter, retry_after_header
+from app.chat.events import RateLimitedFrame
+from app.store.base import NotFound, Store, StoreError
+from app.store.scoped import ScopedStore
+
+SUBPROTOCOL = "realtime.v1"
+BEARER_SUBPROTOCOL = "bearer."
+CLOSE_POLICY = 1008
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_STORAGE_DOWN = 1011
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="API_KEY, or the user's own token when AUTH_JWT_SECRET or AUTH_JWKS_URL is set.",
+)
+
+
+def get_authenticator(conn: HTTPConnection) -> Authenticator:
+    """The authenticator the app was built with."""
+    authenticator: Authenticator = conn.app.state.authenticator
+    return authenticator
+
+
+def get_rate_limiter(conn: HTTPConnection) -> RateLimiter | None:
+    """The per-user write limiter, or None when RATE_LIMIT_PER_MINUTE is unset."""
+    limiter: RateLimiter | None = conn.app.state.rate_limiter
+    return limiter
+
+
+async def current_principal(
+    conn: HTTPConnection,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of a REST request: 401 without an accepted key or token."""
+    presented = credentials.credentials if credentials else None
+    try:
+        return await get_authenticator(conn).principal(presented)
+    except KeysUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)) from exc
+    except Unauthenticated as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong credential: send 'Authorization: Bearer <API_KEY or token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def scoped(store: Store, principal: Principal) -> Store:
+    """The store as this caller may see it: a user's own sessions only."""
+    return store if principal.owner is None else ScopedStore(store, principal.owner)
+
+
+def own_store(store: StoreDep, principal: PrincipalDep) -> Store:
+    """The store scoped to the caller."""
+    return scoped(store, principal)
+
+
+OwnStoreDep = Annotated[Store, Depends(own_store)]
+
+
+def acting_user(principal: Principal, requested: str | None) -> str:
+    """The `user_id` a write acts as; 403 when a signed-in user names someone else."""
+    try:
+        return principal.acts_for(requested)
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+
+
+def listed_user(principal: Principal, requested: str | None) -> str | None:
+    """The `user_id` a listing is filtered by; 403 when a signed-in user names someone else."""
+    try:
+        return principal.filter_user(requested)
+    except Forbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+
+
+async def count_write(conn: HTTPConnection, principal: PrincipalDep) -> None:
+    """Count a REST write against the caller's limit: 429 with Retry-After when over it."""
+    limiter = get_rate_limiter(conn)
+    key = principal.rate_key
+    if limiter is None or key is None:
+        return
+    wait = await limiter.hit(key)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many writes; retry in {retry_after_header(wait)} s",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
+
+
+async def admit_user_message(websocket: WebSocket, user_id: str) -> RateLimitedFrame | None:
+    """Count a user message against its user's limit: the error frame to send when over it."""
+    limiter = get_rate_limiter(websocket)
+    wait = None if limiter is None else await limiter.hit(user_id)
+    if wait is None:
+        return None
+    return RateLimitedFrame(
+        message=f"too many messages; retry in {retry_after_header(wait)} s",
+        retry_after=round(wait, 3),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """An accepted WebSocket caller: who they are, as whom they talk, and their store."""
+
+    principal: Principal
+    user_id: str
+    store: Store
+    subprotocol: str | None
+
+
+def offered_credential(subprotocols: list[str], token: str | None) -> tuple[str | None, str | None]:
+    """The token (from `bearer.<token>` or `?token=`) and the subprotocol to answer with."""
+    answer = SUBPROTOCOL if SUBPROTOCOL in subprotocols else None
+    for offered in subprotocols:
+        if offered.startswith(BEARER_SUBPROTOCOL):
+            return offered[len(BEARER_SUBPROTOCOL) :], answer
+    return token, answer
+
+
+async def open_handshake(
+    websocket: WebSocket, session_id: str, *, user_id: str | None, token: str | None
+) -> Handshake | None:
+    """Authenticate a handshake; None when it was refused (and the socket closed)."""
+    credential, subprotocol = offered_credential(websocket.scope.get("subprotocols", []), token)
+    try:
+        principal = await get_authenticator(websocket).principal(credential)
+        acting = principal.acts_for(user_id)
+    except KeysUnavailable:
+        await websocket.close(CLOSE_STORAGE_DOWN, "sign-in keys unavailable")
+        return None
+    except (Unauthenticated, Forbidden):
+        await websocket.close(CLOSE_POLICY, "missing or wrong token, or another user's user_id")
+        return None
+    if not 1 <= len(acting) <= 256:
+        await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
+        return None
+    store = get_store(websocket)
+    if not await _may_use(store, session_id, principal):
+        await websocket.accept(subprotocol)
+        await websocket.close(CLOSE_UNKNOWN_SESSION, "session not found")
+        return None
+    return Handshake(principal, acting, scoped(store, principal), subprotocol)
+
+
+async def _may_use(store: Store, session_id: str, principal: Principal) -> bool:
+    """False when the session exists and belongs to another user than a signed-in caller."""
+    if principal.owner is None:
+        return True
+    try:
+        session = await store.get_session(session_id)
+    except NotFound:
+        return True
+    except StoreError:
+        # The conversation's own start reports storage trouble with its close code.
+        return True
+    return session.user_id == principal.owner
