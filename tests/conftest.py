@@ -20,7 +20,11 @@ from app.main import create_app
 from app.store import build_store
 from app.store.base import Store
 
-pytest_plugins: list[str] = ["tests.servers.openai_sse", "tests.servers.postgrest"]
+pytest_plugins: list[str] = [
+    "tests.servers.openai_sse",
+    "tests.servers.postgrest",
+    "tests.servers.jwks",
+]
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
 # In CI (or when asked) a missing PostgreSQL fails the run instead of skipping its tests.
