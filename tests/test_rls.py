@@ -1,16 +1,27 @@
-"""Row-level security of sql/schema.sql, for real on PostgreSQL with Supabase's roles."""
+"""Row-level security of sql/schema.sql, for real on PostgreSQL with Supabase's roles.
+
+The last test runs the same users against the server and against the roles: both show each
+user the same sessions and events.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx
 import pytest
 
+from app.background import BackgroundServer
+from app.config import Settings
+from tests.conftest import make_settings
+from tests.servers.jwks import JWT_SECRET, hs256_token
 from tests.servers.postgrest import create_database, drop_database
+
+pytestmark = pytest.mark.timeout(120)
 
 ALICE = str(uuid.UUID(int=1))
 BOB = str(uuid.UUID(int=2))
@@ -147,3 +158,69 @@ async def test_rls_roles_cannot_bypass_it_by_being_superusers(conn: asyncpg.Conn
         ("authenticated", False, False, False),
         ("service_role", False, True, False),
     ]
+
+
+CAROL = str(uuid.UUID(int=3))
+
+
+@pytest.fixture
+async def shared_url(pg_url: str) -> AsyncIterator[str]:
+    """A database set up like a Supabase project, for the server and the roles to share."""
+    url = await create_database(pg_url, f"agree_{uuid.uuid4().hex[:6]}", *SCRIPTS)
+    yield url
+    await drop_database(url)
+
+
+SCRIPTS = ("supabase_local.sql", "schema.sql")
+
+
+async def server_view(
+    base_url: str, user: str, session_ids: list[str]
+) -> tuple[list[str], list[str]]:
+    """What the server shows a user: their listed sessions, and the events it lets them read."""
+    token = hs256_token(user)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        listed = sorted(s["session_id"] for s in (await http.get("/sessions")).json())
+        events: list[str] = []
+        for session_id in session_ids:
+            answer = await http.get(f"/sessions/{session_id}/events")
+            readable = answer.status_code == 200
+            assert readable == (session_id in listed), (user, session_id, answer.status_code)
+            events += [e["session_id"] for e in answer.json()] if readable else []
+    return listed, sorted(events)
+
+
+async def test_the_server_and_row_level_security_show_each_user_the_same_rows(
+    shared_url: str, server_factory: Callable[[Settings], BackgroundServer]
+) -> None:
+    settings = make_settings(
+        database_url=shared_url, auth_jwt_secret=JWT_SECRET, api_key="service-key"
+    )
+    server = server_factory(settings)
+    owners = {"a-1": ALICE, "a-2": ALICE, "b-1": BOB, "anon-1": None}
+    async with httpx.AsyncClient(
+        base_url=server.url, headers={"Authorization": "Bearer service-key"}
+    ) as service:
+        for session_id, owner in owners.items():
+            body = (
+                {"session_id": session_id, "user_id": owner}
+                if owner
+                else {"session_id": session_id}
+            )
+            assert (await service.post("/sessions", json=body)).status_code == 201
+            for _ in range(2):
+                event = {"session_id": session_id, "event_type": "user_message", "content": "hi"}
+                assert (await service.post("/events", json=event)).status_code == 201
+
+    conn = await asyncpg.connect(shared_url)
+    try:
+        for user in (ALICE, BOB, CAROL):
+            async with acting_as(conn, "authenticated", {"sub": user, "role": "authenticated"}):
+                by_rls = await visible(conn)
+            by_server = await server_view(server.url, user, sorted(owners))
+            assert by_server == by_rls, user
+            assert by_rls[0] == sorted(s for s, owner in owners.items() if owner == user)
+    finally:
+        await conn.close()
