@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api import events, health, sessions, ws
+from app.api import auth, events, health, sessions, ws
 from app.api.errors import install_error_handlers
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.chat.summarizer import Summarizer
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, sessions, events, ws):
+    for module in (health, auth, sessions, events, ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -19,6 +19,7 @@ from playwright.async_api import Error as PlaywrightError
 from app.background import BackgroundServer
 from app.config import Settings
 from tests.conftest import make_settings
+from tests.servers.jwks import ACCOUNTS, ANON_KEY, JWT_SECRET, JwksServer, hs256_token
 from tests.wsclient import stored_events
 
 pytestmark = pytest.mark.browser
@@ -270,7 +271,8 @@ async def test_when_the_server_has_an_api_key_the_page_asks_for_it_and_then_work
 
     await shot.wait_until_connected(page)
     session_id = await page.locator("#session-id").input_value()
-    assert "token=open-sesame" in watched.sockets[-1]
+    # The key rides in the subprotocols, never in the URL that proxies log.
+    assert "open-sesame" not in watched.sockets[-1]
     await shot.ask(page, "What time is it?")
     await expect(page.locator(f'#session-list li[data-session-id="{session_id}"]')).to_be_visible()
     assert len(await stored_events(url, session_id, key="open-sesame")) > 0
@@ -386,3 +388,61 @@ async def test_streaming_scrolls_along_only_when_the_reader_is_at_the_bottom(
 
     await shot.ask(page, "Thanks!")
     assert await log.evaluate(at_bottom)
+
+
+async def test_with_user_sign_in_the_page_takes_a_pasted_token_and_keeps_it_out_of_urls(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    page = watched.page
+    url = start_server(
+        server_factory, tmp_path, auth_jwt_secret=JWT_SECRET, api_key="the-service-key"
+    )
+    alice, bob = "00000000-0000-4000-8000-00000000a11c", "00000000-0000-4000-8000-000000000b0b"
+    await page.goto(f"{url}/")
+    await expect(page.locator("#key-title")).to_have_text("Sign in")
+    await expect(page.locator("#supabase-sign-in")).to_be_hidden()
+    await page.locator("#api-key").fill(hs256_token(alice, exp=1))
+    await page.locator("#api-key").press("Enter")
+    await expect(page.locator("#key-rejected")).to_be_visible()
+    token = hs256_token(alice)
+    await page.locator("#api-key").fill(token)
+    await page.get_by_role("button", name="Use token").click()
+
+    await shot.wait_until_connected(page)
+    session_id = await page.locator("#session-id").input_value()
+    assert token not in watched.sockets[-1] and "user_id" not in watched.sockets[-1]
+    await expect(page.locator("#user-id")).to_have_value(alice)
+    await shot.ask(page, "What time is it?")
+    await expect(page.locator(f'#session-list li[data-session-id="{session_id}"]')).to_be_visible()
+
+    async with httpx.AsyncClient(base_url=url) as http:
+        for user, listed in ((alice, [session_id]), (bob, [])):
+            headers = {"Authorization": f"Bearer {hs256_token(user)}"}
+            sessions = (await http.get("/sessions", headers=headers)).json()
+            assert [s["session_id"] for s in sessions] == listed
+
+
+async def test_with_a_supabase_anon_key_the_page_signs_in_with_email_and_password(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path, jwks_server: JwksServer
+) -> None:
+    page = watched.page
+    url = start_server(
+        server_factory,
+        tmp_path,
+        auth_jwt_secret=JWT_SECRET,
+        supabase_url=jwks_server.base_url,
+        supabase_anon_key=ANON_KEY,
+    )
+    await page.goto(f"{url}/")
+    await expect(page.locator("#supabase-sign-in")).to_be_visible()
+    await page.locator("#supabase-email").fill("ann@example.com")
+    await page.locator("#supabase-password").fill("wrong")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await expect(page.locator("#supabase-error")).to_have_text("Invalid login credentials")
+    await page.locator("#supabase-password").fill("correct horse")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+
+    await shot.wait_until_connected(page)
+    await expect(page.locator("#user-id")).to_have_value("ann@example.com")
+    started = watched.of_type("session.started")[-1]
+    assert started["user_id"] == ACCOUNTS["ann@example.com"][1]

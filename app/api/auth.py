@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
-from app.api.deps import StoreDep, get_store
+from app.api.deps import SettingsDep, StoreDep, get_store
 from app.auth.authenticator import Authenticator, KeysUnavailable, Unauthenticated
 from app.auth.principal import Forbidden, Principal
 from app.auth.ratelimit import RateLimiter, retry_after_header
@@ -22,6 +23,8 @@ BEARER_SUBPROTOCOL = "bearer."
 CLOSE_POLICY = 1008
 CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_STORAGE_DOWN = 1011
+
+router = APIRouter(tags=["auth"])
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -174,3 +177,27 @@ async def _may_use(store: Store, session_id: str, principal: Principal) -> bool:
         # The conversation's own start reports storage trouble with its close code.
         return True
     return session.user_id == principal.owner
+
+
+class SignInOut(BaseModel):
+    """How the web page signs in: nothing, the API key, or a user's token (maybe via Supabase)."""
+
+    sign_in: Literal["open", "api_key", "token"]
+    supabase_url: str | None = None
+    supabase_anon_key: str | None = None
+
+
+@router.get("/auth/config", response_model=SignInOut)
+async def sign_in_config(settings: SettingsDep) -> SignInOut:
+    """What the web page needs to sign in; open, and it holds no secret."""
+    if settings.user_sign_in:
+        mode: Literal["open", "api_key", "token"] = "token"
+    else:
+        mode = "open" if settings.api_key is None else "api_key"
+    if mode == "token" and settings.supabase_url and settings.supabase_anon_key:
+        return SignInOut(
+            sign_in=mode,
+            supabase_url=settings.supabase_url,
+            supabase_anon_key=settings.supabase_anon_key,
+        )
+    return SignInOut(sign_in=mode)

@@ -3,11 +3,13 @@
 import { KeyRefused, apiKey, askForKey, health, listEvents, request } from "./js/api.js";
 import { ChatLog } from "./js/chat.js";
 import { SessionsPanel } from "./js/sessions.js";
+import { loadSignInConfig, queryToken, socketProtocols, tokenUser } from "./js/signin.js";
 import { ChatSocket, sessionUrl } from "./js/socket.js";
 
 const USER_STORAGE = "realtime.userId";
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const CLOSE_ALREADY_CONNECTED = 4409;
+const CLOSE_UNKNOWN_SESSION = 4404;
 const CLOSE_UNAUTHORIZED = [4401, 1008];
 const STATE_TEXT = {
   connecting: "Connecting…",
@@ -43,7 +45,8 @@ const chat = new ChatLog({
 });
 
 const socket = new ChatSocket({
-  urlFor: (id) => sessionUrl(id, { user_id: ui.userId.value.trim() || "anonymous", token: apiKey() }),
+  urlFor: (id) => sessionUrl(id, { user_id: userIdParam(), token: queryToken(apiKey()) }),
+  protocolsFor: () => socketProtocols(apiKey()),
   onFrame,
   onState: showState,
   decideOnClose,
@@ -54,6 +57,17 @@ const sessions = new SessionsPanel({
   currentId: () => socket.sessionId,
   onResume: (id) => connectTo(id),
 });
+
+/** The `user_id` to send: none when signed in with a token (the server takes the token's). */
+function userIdParam() {
+  const user = tokenUser(apiKey());
+  ui.userId.readOnly = Boolean(user);
+  if (user) {
+    ui.userId.value = user.label;
+    return null;
+  }
+  return ui.userId.value.trim() || "anonymous";
+}
 
 /** A new session id; randomUUID needs a secure context, a LAN IP over http is not one. */
 function newSessionId() {
@@ -108,6 +122,10 @@ async function decideOnClose({ code, opened }) {
     );
     return "stop";
   }
+  if (code === CLOSE_UNKNOWN_SESSION) {
+    chat.notice("That session was not found. Start a new session.", "warn");
+    return "stop";
+  }
   if (CLOSE_UNAUTHORIZED.includes(code) && opened) {
     return (await askForKey({ rejected: Boolean(apiKey()) })) ? "now" : stopForKey();
   }
@@ -127,7 +145,7 @@ async function handshakeFailed() {
 }
 
 function stopForKey() {
-  chat.notice("This server needs an API key. Press Connect to enter it.", "warn");
+  chat.notice("This server needs you to sign in (a key or token). Press Connect to enter it.", "warn");
   return "stop";
 }
 
@@ -201,7 +219,7 @@ async function showHealth() {
 async function start() {
   ui.userId.value = localStorage.getItem(USER_STORAGE) || "anonymous";
   const requested = new URLSearchParams(location.search).get("session");
-  await showHealth();
+  await Promise.all([showHealth(), loadSignInConfig()]);
   // Listing sessions first asks for the API key, if needed, before the socket uses it.
   await sessions.refresh();
   connectTo(requested && SESSION_ID.test(requested) ? requested : newSessionId());

@@ -1,8 +1,10 @@
-"""A JWKS endpoint like Supabase's `/auth/v1/.well-known/jwks.json`, and tokens signed for it.
+"""A stand-in for Supabase Auth: its JWKS endpoint, its password sign-in, and tokens it signs.
 
-A real identity server cannot run here, so this small Starlette app, served by uvicorn on a free
-127.0.0.1 port, publishes the public halves of keys made in the test (RS256 and ES256, rotated by
-the test) and counts how often it is read; `Issuer` signs tokens with PyJWT as Supabase would.
+Supabase Auth cannot run here, so this small Starlette app, served by uvicorn on a free 127.0.0.1
+port, publishes the public halves of keys made in the test at `/auth/v1/.well-known/jwks.json`
+(RS256 and ES256, rotated by the test; reads are counted) and answers the password sign-in
+`POST /auth/v1/token?grant_type=password` (with the anon key, CORS open as Supabase's is) with
+an HS256 access token; the helpers below sign tokens with PyJWT as Supabase would.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -28,6 +32,9 @@ JWT_SECRET = "a-test-jwt-secret-of-at-least-32-bytes!"
 AUDIENCE = "authenticated"
 ISSUER = "https://stand-in.supabase.co/auth/v1"
 JWKS_PATH = "/auth/v1/.well-known/jwks.json"
+ANON_KEY = "stand-in-anon-key"
+# The accounts the sign-in knows: email -> (password, user id).
+ACCOUNTS = {"ann@example.com": ("correct horse", "00000000-0000-4000-8000-0000000000a2")}
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -88,8 +95,19 @@ class JwksServer:
         self.keys: list[SigningKey] = [SigningKey.new("RS256"), SigningKey.new("ES256")]
         self.fetches = 0
         self.failing = False
-        app = Starlette(routes=[Route(JWKS_PATH, self._serve)])
+        app = Starlette(
+            routes=[
+                Route(JWKS_PATH, self._serve),
+                Route("/auth/v1/token", self._sign_in, methods=["POST"]),
+            ],
+            middleware=[
+                Middleware(
+                    CORSMiddleware, allow_origins=["*"], allow_headers=["*"], allow_methods=["*"]
+                )
+            ],
+        )
         self._server = BackgroundServer(app).start()
+        self.base_url = self._server.url
         self.url = self._server.url + JWKS_PATH
 
     def key(self, algorithm: str) -> SigningKey:
@@ -107,6 +125,17 @@ class JwksServer:
         if self.failing:
             return JSONResponse({"message": "down"}, status_code=503)
         return JSONResponse({"keys": [k.public_jwk() for k in self.keys]})
+
+    async def _sign_in(self, request: Request) -> Response:
+        body = await request.json()
+        account = ACCOUNTS.get(str(body.get("email")))
+        if request.headers.get("apikey") != ANON_KEY:
+            return JSONResponse({"message": "Invalid API key"}, status_code=401)
+        if account is None or account[0] != body.get("password"):
+            refused = {"error": "invalid_grant", "error_description": "Invalid login credentials"}
+            return JSONResponse(refused, status_code=400)
+        token = hs256_token(account[1], email=body["email"])
+        return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": 3600})
 
     def stop(self) -> None:
         """Stop serving."""

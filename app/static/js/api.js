@@ -1,4 +1,7 @@
-// REST calls with the API key: asked for on a 401, kept for this tab only, then retried.
+// REST calls with the API key or a user's token: asked for on a 401, kept for this tab only,
+// then retried.
+
+import { prepareDialog } from "./signin.js";
 
 const KEY_STORAGE = "realtime.apiKey";
 
@@ -31,6 +34,7 @@ export function askForKey({ rejected = false } = {}) {
 function showKeyDialog(rejected) {
   const dialog = document.getElementById("key-dialog");
   const input = dialog.querySelector("#api-key");
+  prepareDialog(dialog, input);
   dialog.querySelector("#key-rejected").hidden = !rejected;
   input.value = "";
   // Escape closes without changing returnValue, so clear the previous answer.

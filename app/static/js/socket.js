@@ -22,6 +22,7 @@ export function sessionUrl(sessionId, params) {
 /**
  * Callbacks:
  * - urlFor(sessionId): the URL to open (read each attempt, so a new key or user id is used);
+ * - protocolsFor(): the subprotocols to offer (they carry the credential), read each attempt;
  * - onFrame(frame): each parsed server frame;
  * - onState({state, seconds?, code?}): connecting | connected | reconnecting | closed;
  * - decideOnClose({code, opened}): "retry" (with back-off), "now" or "stop"; may be async.
@@ -32,8 +33,8 @@ export class ChatSocket {
   #generation = 0;
   #timers = [];
 
-  constructor({ urlFor, onFrame, onState, decideOnClose }) {
-    Object.assign(this, { urlFor, onFrame, onState, decideOnClose });
+  constructor({ urlFor, protocolsFor = () => [], onFrame, onState, decideOnClose }) {
+    Object.assign(this, { urlFor, protocolsFor, onFrame, onState, decideOnClose });
     this.sessionId = null;
   }
 
@@ -59,7 +60,7 @@ export class ChatSocket {
     const generation = this.#generation;
     let opened = false;
     this.onState({ state: "connecting" });
-    const ws = new WebSocket(this.urlFor(this.sessionId));
+    const ws = new WebSocket(this.urlFor(this.sessionId), this.protocolsFor());
     ws.onopen = () => {
       opened = true;
       this.onState({ state: "connected" });
