@@ -96,6 +96,24 @@ class Settings(BaseSettings):
             return None
         return to_async_url(value).render_as_string(hide_password=False)
 
+    @field_validator("auth_jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A short HS256 secret can be guessed offline from any one token."""
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (Supabase's JWT secret is longer)")
+        return value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _check_jwks_url(cls, value: str | None) -> str | None:
+        """The keys are fetched over HTTP(S); anything else is a typo."""
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(
+                "must be an https:// URL, e.g. https://<ref>.supabase.co/auth/v1/.well-known/jwks.json"
+            )
+        return value
+
     @field_validator(
         "llm_provider",
         "database_url",

@@ -74,3 +74,23 @@ def test_env_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  #
     settings = Settings(_env_file=env)
     assert settings.max_message_chars == 123
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("AUTH_JWT_SECRET", "short"), ("AUTH_JWKS_URL", "ftp://x/jwks.json")],
+)
+def test_a_weak_jwt_secret_or_a_jwks_url_that_is_no_url_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit, match=variable):
+        load_settings()
+
+
+def test_blank_sign_in_settings_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AUTH_JWT_SECRET", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE", "RATE_LIMIT_PER_MINUTE"):
+        monkeypatch.setenv(name, "")
+    settings = Settings(_env_file=None)
+    assert not settings.user_sign_in
+    assert settings.auth_jwt_audience is None and settings.rate_limit_per_minute is None
