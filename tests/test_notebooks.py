@@ -118,6 +118,7 @@ async def test_run_server_notebook_holds_a_conversation(clean_env: str) -> None:
     assert "NGROK_AUTHTOKEN is not set" in printed and "API key for this run:" in printed
     assert "[tool call] get_current_time" in printed and "[tool call] check_inventory" in printed
     assert "Tools used:" in printed and "stopped" in printed
+    assert "Bob sees: []" in printed and "Bob asks for Ann's session: 404" in printed
 
 
 @pytest.mark.notebook
