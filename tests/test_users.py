@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -240,3 +241,41 @@ async def test_unreadable_signing_keys_are_503_not_401(
         answer = await alice.get("/sessions")
     assert answer.status_code == 503
     assert "AUTH_JWKS_URL" in answer.json()["detail"]
+
+
+async def _try_session(base_url: str, session_id: str, token: str) -> str | None:
+    """Connect, say hello and leave; the user id the session started with, or None if refused."""
+    try:
+        ws = await connect(ws_url(base_url, session_id), subprotocols=offer(token))
+    except InvalidStatus:
+        return None
+    try:
+        frame = await receive(ws)
+        if frame.get("type") != "session.started":
+            return None
+        await ask(ws, "hello")
+        user_id: str = frame["user_id"]
+        return user_id
+    except ConnectionClosed:
+        return None
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.005, 0.02, 0.05])
+async def test_two_users_racing_for_a_new_session_id_never_share_it(
+    server: BackgroundServer, delay: float
+) -> None:
+    session_id = f"race-{int(delay * 1000)}"
+
+    async def bob_after_a_while() -> str | None:
+        # The delay sweeps Bob's arrival across Alice's handshake, creation and first answer.
+        await asyncio.sleep(delay)
+        return await _try_session(server.url, session_id, hs256_token(BOB))
+
+    got_in = await asyncio.gather(
+        _try_session(server.url, session_id, hs256_token(ALICE)), bob_after_a_while()
+    )
+    async with as_user(server.url, SERVICE_KEY) as service:
+        owner = (await service.get(f"/sessions/{session_id}")).json()["user_id"]
+    assert [user for user in got_in if user is not None] == [owner]
