@@ -134,10 +134,10 @@ async def test_a_user_id_naming_someone_else_is_403_and_the_own_one_is_the_defau
 
 
 async def test_requests_without_an_accepted_token_are_401(server: BackgroundServer) -> None:
-    now = int(time.time())
+    expired = hs256_token(ALICE, exp=int(time.time()) - 3600)
     refused = {
         "no header": {},
-        "expired": {"Authorization": f"Bearer {hs256_token(ALICE, exp=now - 3600)}"},
+        "expired": {"Authorization": f"Bearer {expired}"},
         "another issuer": {"Authorization": f"Bearer {hs256_token(ALICE, iss='x')}"},
         "not a token": {"Authorization": "Bearer nope"},
     }
@@ -146,6 +146,10 @@ async def test_requests_without_an_accepted_token_are_401(server: BackgroundServ
             answer = await http.get("/sessions", headers=headers)
             assert answer.status_code == 401, case
             assert answer.headers["www-authenticate"] == "Bearer"
+            if case == "expired":
+                # The reason helps the client sign in again; the token itself is never echoed.
+                assert "ExpiredSignature" in answer.json()["detail"]
+                assert expired not in answer.text
         assert (await http.get("/health")).status_code == 200
 
 

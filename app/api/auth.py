@@ -57,7 +57,7 @@ async def current_principal(
     except Unauthenticated as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong credential: send 'Authorization: Bearer <API_KEY or token>'",
+            detail=f"{exc}: send 'Authorization: Bearer <API_KEY or your token>'",
             headers={"WWW-Authenticate": "Bearer"},
         ) from exc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from app.auth.jwks import JwksCache, KeysUnavailable
 from app.auth.principal import Principal
@@ -11,6 +12,8 @@ from app.auth.tokens import InvalidToken, TokenRules, TokenVerifier
 from app.config import Settings
 
 __all__ = ["Authenticator", "KeysUnavailable", "Unauthenticated", "build_rate_limiter"]
+
+log = logging.getLogger(__name__)
 
 
 class Unauthenticated(Exception):
@@ -49,6 +52,8 @@ class Authenticator:
             try:
                 return Principal.user(await self._verifier.subject(credential))
             except InvalidToken as exc:
+                # The reason, never the token: enough to tell expiry from forgery in the log.
+                log.info("token refused: %s", exc)
                 raise Unauthenticated(str(exc)) from exc
         raise Unauthenticated("missing or wrong credential")
 
