@@ -16,16 +16,19 @@ from app.store.base import (
 
 
 class ScopedStore:
-    """The storage verbs for one owner, checked on every call; the service uses the store itself.
+    """The storage verbs for one owner, checked before each call; the service uses the store itself.
 
-    A session's owner never changes, so checking it before each verb is enough. The error
-    for another user's session is the one for an unknown session, so ids do not leak.
+    A session's owner never changes, so one check per session is enough for the life of a
+    view (one request, or one WebSocket connection), which keeps the conversation's event
+    writes at one query each. The error for another user's session is the one for an unknown
+    session, so ids do not leak.
     """
 
     def __init__(self, store: Store, owner: str) -> None:
         self._store = store
         self.owner = owner
         self.name = store.name
+        self._owned: set[str] = set()
 
     async def open(self) -> None:
         """The store underneath is opened by the app, not by one user's view."""
@@ -41,16 +44,23 @@ class ScopedStore:
         self, *, session_id: str, user_id: str, metadata: dict[str, Any] | None = None
     ) -> SessionRecord:
         """Create a session owned by this user, whatever `user_id` says."""
-        return await self._store.create_session(
+        created = await self._store.create_session(
             session_id=session_id, user_id=self.owner, metadata=metadata
         )
+        self._owned.add(session_id)
+        return created
 
     async def get_session(self, session_id: str) -> SessionRecord:
         """This user's session; NotFound when unknown or someone else's."""
         session = await self._store.get_session(session_id)
         if session.user_id != self.owner:
             raise NotFound(f"session '{session_id}' not found")
+        self._owned.add(session_id)
         return session
+
+    async def _check(self, session_id: str) -> None:
+        if session_id not in self._owned:
+            await self.get_session(session_id)
 
     async def list_sessions(
         self,
@@ -69,32 +79,33 @@ class ScopedStore:
 
     async def reopen_session(self, session_id: str) -> SessionRecord:
         """Reopen this user's session."""
-        await self.get_session(session_id)
+        await self._check(session_id)
         return await self._store.reopen_session(session_id)
 
     async def end_session(self, session_id: str, *, end_time: datetime) -> SessionRecord:
         """End this user's session."""
-        await self.get_session(session_id)
+        await self._check(session_id)
         return await self._store.end_session(session_id, end_time=end_time)
 
     async def add_event(self, event: NewEvent) -> EventRecord:
         """Store an event in this user's session."""
-        await self.get_session(event.session_id)
+        await self._check(event.session_id)
         return await self._store.add_event(event)
 
     async def list_events(
         self, session_id: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[EventRecord]:
         """The events of this user's session."""
-        await self.get_session(session_id)
+        await self._check(session_id)
         return await self._store.list_events(session_id, after_id=after_id, limit=limit)
 
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save the summary of this user's session."""
-        await self.get_session(session_id)
+        await self._check(session_id)
         return await self._store.set_summary(session_id, summary)
 
     async def delete_session(self, session_id: str) -> None:
         """Delete this user's session."""
-        await self.get_session(session_id)
+        await self._check(session_id)
+        self._owned.discard(session_id)
         await self._store.delete_session(session_id)
