@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
-from app.api.auth import Handshake, admit_user_message, open_handshake
+from app.api.auth import (
+    CLOSE_POLICY,
+    CLOSE_STORAGE_DOWN,
+    Handshake,
+    admit_user_message,
+    open_handshake,
+)
 from app.api.deps import get_provider, get_settings, get_summarizer, get_tools
 from app.api.outbox import Outbox
 from app.chat.conversation import ChatOptions, Conversation
@@ -21,9 +27,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
 
 _SESSION_ID = re.compile(SESSION_ID_PATTERN)
-CLOSE_POLICY = 1008
 CLOSE_ALREADY_CONNECTED = 4409
-CLOSE_STORAGE_DOWN = 1011
 
 
 @router.websocket("/ws/session/{session_id}")
