@@ -440,7 +440,7 @@ async def test_with_a_supabase_anon_key_the_page_signs_in_with_email_and_passwor
     await page.get_by_role("button", name="Sign in", exact=True).click()
     await expect(page.locator("#supabase-error")).to_have_text("Invalid login credentials")
     await page.locator("#supabase-password").fill("correct horse")
-    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.locator("#supabase-password").press("Enter")
 
     await shot.wait_until_connected(page)
     await expect(page.locator("#user-id")).to_have_value("ann@example.com")

@@ -73,8 +73,15 @@ export function prepareDialog(dialog, input) {
   supabase.hidden = !(config.supabase_url && config.supabase_anon_key);
   if (supabase.hidden) return;
   const error = supabase.querySelector("#supabase-error");
+  const submit = supabase.querySelector("#supabase-submit");
   error.hidden = true;
-  supabase.querySelector("#supabase-submit").onclick = async () => {
+  // Enter in the password field signs in, rather than submitting the empty token field.
+  supabase.querySelector("#supabase-password").onkeydown = (event) => {
+    if (event.key !== "Enter") return;
+    event.preventDefault();
+    submit.click();
+  };
+  submit.onclick = async () => {
     try {
       input.value = await supabaseSignIn(
         supabase.querySelector("#supabase-email").value,
