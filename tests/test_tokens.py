@@ -11,6 +11,8 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from app.auth.jwks import JwksCache, KeysUnavailable
@@ -171,3 +173,36 @@ def _hmac_token(header: dict[str, object], payload: dict[str, object], secret: b
     signing_input = part(header) + b"." + part(payload)
     signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
     return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+def _b64(value: object) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_headers = st.fixed_dictionaries(
+    {"alg": st.sampled_from(["HS256", "RS256", "ES256", "none", "HS512"]) | _json},
+    optional={"kid": _json, "crit": _json, "typ": _json},
+)
+_tokens = st.text(max_size=200) | st.builds(
+    lambda header, payload, signature: f"{_b64(header)}.{_b64(payload)}.{signature}",
+    _headers,
+    st.dictionaries(st.sampled_from(["sub", "exp", "aud", "iss", "nbf"]), _json),
+    st.text(alphabet="abcXYZ019-_", max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(token=_tokens)
+async def test_any_malformed_token_is_refused_as_invalid_never_with_another_error(
+    token: str,
+) -> None:
+    with pytest.raises(InvalidToken):
+        await verifier().subject(token)
