@@ -283,3 +283,13 @@ async def test_two_users_racing_for_a_new_session_id_never_share_it(
     async with as_user(server.url, SERVICE_KEY) as service:
         owner = (await service.get(f"/sessions/{session_id}")).json()["user_id"]
     assert [user for user in got_in if user is not None] == [owner]
+
+
+@pytest.mark.parametrize("bad_user_id", ["", "u" * 257])
+async def test_a_user_id_of_no_or_too_many_characters_is_refused_at_the_handshake(
+    server: BackgroundServer, bad_user_id: str
+) -> None:
+    url = ws_url(server.url, "bad-user", api_key=SERVICE_KEY) + f"&user_id={bad_user_id}"
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(url)
+    assert refused.value.response.status_code == 403

@@ -144,6 +144,9 @@ async def open_handshake(
     websocket: WebSocket, session_id: str, *, user_id: str | None, token: str | None
 ) -> Handshake | None:
     """Authenticate a handshake; None when it was refused (and the socket closed)."""
+    if user_id is not None and not 1 <= len(user_id) <= 256:
+        await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
+        return None
     credential, subprotocol = offered_credential(websocket.scope.get("subprotocols", []), token)
     try:
         principal = await get_authenticator(websocket).principal(credential)
@@ -153,9 +156,6 @@ async def open_handshake(
         return None
     except (Unauthenticated, Forbidden):
         await websocket.close(CLOSE_POLICY, "missing or wrong token, or another user's user_id")
-        return None
-    if not 1 <= len(acting) <= 256:
-        await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
         return None
     store = get_store(websocket)
     if not await _may_use(store, session_id, principal):
