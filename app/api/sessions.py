@@ -19,9 +19,7 @@ from app.api.deps import SummarizerDep
 from app.api.models import EventOut, SessionCreate, SessionOut
 from app.store.base import SESSION_ID_PATTERN, EventRecord, SessionRecord, SessionStatus
 
-router = APIRouter(
-    prefix="/sessions", tags=["sessions"], dependencies=[Depends(current_principal)]
-)
+router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(current_principal)])
 
 SessionIdPath = Annotated[
     str, Path(pattern=SESSION_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ - . :")
