@@ -76,6 +76,7 @@ def test_env_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  #
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "from-file"
 
 
+@pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("AUTH_JWT_SECRET", "short"), ("AUTH_JWKS_URL", "ftp://x/jwks.json")],
@@ -88,6 +89,7 @@ def test_a_weak_jwt_secret_or_a_jwks_url_that_is_no_url_stops_the_start(
         load_settings()
 
 
+@pytest.mark.timeout(10)
 def test_blank_sign_in_settings_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AUTH_JWT_SECRET", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE", "RATE_LIMIT_PER_MINUTE"):
         monkeypatch.setenv(name, "")

@@ -390,6 +390,7 @@ async def test_streaming_scrolls_along_only_when_the_reader_is_at_the_bottom(
     assert await log.evaluate(at_bottom)
 
 
+@pytest.mark.timeout(90)
 async def test_with_user_sign_in_the_page_takes_a_pasted_token_and_keeps_it_out_of_urls(
     watched: Watched, server_factory: ServerFactory, tmp_path: Path
 ) -> None:
@@ -422,6 +423,7 @@ async def test_with_user_sign_in_the_page_takes_a_pasted_token_and_keeps_it_out_
             assert [s["session_id"] for s in sessions] == listed
 
 
+@pytest.mark.timeout(90)
 async def test_with_a_supabase_anon_key_the_page_signs_in_with_email_and_password(
     watched: Watched, server_factory: ServerFactory, tmp_path: Path, jwks_server: JwksServer
 ) -> None:
