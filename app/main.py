@@ -14,6 +14,11 @@ from fastapi.staticfiles import StaticFiles
 
 from app.api import events, health, sessions, ws
 from app.api.errors import install_error_handlers
+from app.bus import build_log
+from app.chat.answer import ChatOptions
+from app.chat.durable import DurableWriter
+from app.chat.registry import Registry
+from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
@@ -35,14 +40,36 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.provider = provider
     app.state.tools = default_registry()
     app.state.summarizer = Summarizer(store, provider)
-    app.state.live_sessions = {}
+    writer = DurableWriter(store)
+    registry = Registry(
+        _services(settings, app, writer), sweep_seconds=settings.orphan_sweep_seconds
+    )
+    app.state.registry = registry
+    registry.start_sweeping()
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
     try:
         yield
     finally:
+        await registry.close()
+        await writer.drain(settings.summary_shutdown_timeout_seconds)
         await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)
         await provider.close()
         await store.close()
+
+
+def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> SessionServices:
+    return SessionServices(
+        store=app.state.store,
+        writer=writer,
+        provider=app.state.provider,
+        tools=app.state.tools,
+        log=build_log(settings),
+        summarizer=app.state.summarizer,
+        options=ChatOptions(
+            system_prompt=settings.system_prompt, max_tool_rounds=settings.llm_max_tool_rounds
+        ),
+        grace_seconds=settings.resume_grace_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

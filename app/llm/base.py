@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
+# A model round ends like an answer, or asks for tools to run before the next round.
 FinishReason = Literal["stop", "tool_calls", "length", "cancelled", "error"]
 
 
