@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
+from app.lifecycle import drain_before_signals, drain_from_thread
 from app.llm import build_provider
 from app.logs import redact_tokens_in_server_logs
 from app.store import build_store
@@ -46,10 +48,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.registry = registry
     registry.start_sweeping()
+
+    async def drain() -> None:
+        await registry.drain(settings.shutdown_drain_seconds)
+
+    undo_signals = drain_before_signals(drain)
+    app.state.drain = drain_from_thread(
+        asyncio.get_running_loop(), drain, settings.shutdown_drain_seconds + 10
+    )
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
     try:
         yield
     finally:
+        undo_signals()
         await registry.close()
         await writer.drain(settings.summary_shutdown_timeout_seconds)
         await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)

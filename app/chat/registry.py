@@ -7,7 +7,13 @@ import logging
 from contextlib import suppress
 
 from app.chat.orphans import end_orphans
-from app.chat.session import CLOSE_UNKNOWN_SESSION, Refused, Session, SessionServices
+from app.chat.session import (
+    CLOSE_SHUTTING_DOWN,
+    CLOSE_UNKNOWN_SESSION,
+    Refused,
+    Session,
+    SessionServices,
+)
 from app.chat.subscriber import Subscriber
 from app.store.base import NotFound, StoreError
 from app.vocabulary import ConnectionMode
@@ -25,6 +31,7 @@ class Registry:
         self._unended: set[str] = set()
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
+        self._draining = False
 
     def __contains__(self, session_id: object) -> bool:
         return session_id in self._sessions
@@ -43,6 +50,8 @@ class Registry:
         after_seq: int | None,
     ) -> Session:
         """Join `subscriber` to its session; Refused, or StoreError when storage is down."""
+        if self._draining:
+            raise Refused(CLOSE_SHUTTING_DOWN, "the server is shutting down")
         session = await self._session(session_id, user_id=user_id, mode=mode)
         session.joining += 1
         try:
@@ -109,7 +118,10 @@ class Registry:
 
     async def drain(self, timeout: float) -> None:
         """Let running answers finish within `timeout`, cancel the rest, send every done."""
+        self._draining = True
         sessions = list(self._sessions.values())
+        for session in sessions:
+            session.closing = True
         await asyncio.gather(*(s.settle(timeout) for s in sessions), return_exceptions=True)
         await asyncio.gather(*(s.flush(timeout) for s in sessions), return_exceptions=True)
 

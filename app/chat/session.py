@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CLOSE_ALREADY_CONNECTED = 4409
 CLOSE_TAKEN_OVER = 4410
 CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_SHUTTING_DOWN = 1012
 
 
 class Refused(Exception):
@@ -86,6 +87,7 @@ class Session:
         self.last_seq = last_seq
         self.writer: Subscriber | None = None
         self.joining = 0
+        self.closing = False  # the server is draining: no new answers
         self.on_idle: Callable[[Session], None] = lambda session: None
         self.on_end_failed: Callable[[str], None] = lambda session_id: None
         self._fresh = not resumed
@@ -253,6 +255,11 @@ class Session:
                     client_message_id=client_id,
                     duplicate=True,
                 )
+            )
+            return
+        if self.closing:
+            subscriber.reply(
+                ErrorFrame(code="shutting_down", message="the server is shutting down; reconnect")
             )
             return
         refusal = self._busy_refusal(message)
