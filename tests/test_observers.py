@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
