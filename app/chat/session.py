@@ -194,6 +194,7 @@ class Session:
                 mode=subscriber.mode,
             )
         )
+        self.resumed = True  # whoever joins from now on finds a known session
         try:
             if after_seq is not None:
                 for frame in await self._replay(after_seq):
@@ -365,20 +366,20 @@ class Session:
 
     # The end.
 
-    def _check_idle(self) -> None:
+    def _check_idle(self, *, grace_over: bool = False) -> None:
         if self.writer is not None or self._current is not None or not self.active:
             return
         if self._ending is not None or self._grace is not None:
             return
         grace = self._services.grace_seconds
-        if grace > 0:
+        if grace > 0 and not grace_over:
             self._grace = asyncio.get_running_loop().call_later(grace, self._grace_over)
         else:
             self._ending = asyncio.get_running_loop().create_task(self._end("client closed"))
 
     def _grace_over(self) -> None:
         self._grace = None
-        self._check_idle()
+        self._check_idle(grace_over=True)
 
     async def _end(self, reason: str) -> None:
         self.active = False
