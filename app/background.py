@@ -32,6 +32,7 @@ class BackgroundServer:
         config = uvicorn.Config(
             asgi, host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
         )
+        self._app = asgi
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
         self.url = ""
@@ -49,7 +50,10 @@ class BackgroundServer:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the server to finish (running the lifespan's shutdown) and wait for it."""
+        """Drain the app's answers, then ask the server to finish and wait for it."""
+        drain = getattr(getattr(self._app, "state", None), "drain", None)
+        if callable(drain) and self._thread.is_alive():
+            drain()
         self._server.should_exit = True
         self._thread.join(timeout)
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     summary_shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    resume_grace_seconds: float = Field(default=0.0, ge=0, le=86_400)
+    ws_outbox_frames: int = Field(default=1000, ge=1, le=1_000_000)
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=600)
+    orphan_sweep_seconds: float = Field(default=30.0, gt=0, le=86_400)
+
     cors_origins: str = ""
 
     host: str = "127.0.0.1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from app.api import auth, events, health, sessions, ws
 from app.api.errors import install_error_handlers
 from app.auth.authenticator import Authenticator, build_rate_limiter
+from app.bus import build_log
+from app.chat.answer import ChatOptions
+from app.chat.durable import DurableWriter
+from app.chat.registry import Registry
+from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
+from app.lifecycle import drain_before_signals, drain_from_thread
 from app.llm import build_provider
 from app.logs import redact_tokens_in_server_logs
 from app.store import build_store
@@ -36,18 +43,49 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.provider = provider
     app.state.tools = default_registry()
     app.state.summarizer = Summarizer(store, provider)
-    app.state.live_sessions = {}
     app.state.authenticator = Authenticator.from_settings(settings)
     app.state.rate_limiter = build_rate_limiter(settings)
+    writer = DurableWriter(store)
+    registry = Registry(
+        _services(settings, app, writer), sweep_seconds=settings.orphan_sweep_seconds
+    )
+    app.state.registry = registry
+    registry.start_sweeping()
+
+    async def drain() -> None:
+        await registry.drain(settings.shutdown_drain_seconds)
+
+    undo_signals = drain_before_signals(drain)
+    app.state.drain = drain_from_thread(
+        asyncio.get_running_loop(), drain, settings.shutdown_drain_seconds + 10
+    )
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
     try:
         yield
     finally:
+        undo_signals()
+        await registry.close()
+        await writer.drain(settings.summary_shutdown_timeout_seconds)
         await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)
         if app.state.rate_limiter is not None:
             await app.state.rate_limiter.close()
         await provider.close()
         await store.close()
+
+
+def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> SessionServices:
+    return SessionServices(
+        store=app.state.store,
+        writer=writer,
+        provider=app.state.provider,
+        tools=app.state.tools,
+        log=build_log(settings),
+        summarizer=app.state.summarizer,
+        options=ChatOptions(
+            system_prompt=settings.system_prompt, max_tool_rounds=settings.llm_max_tool_rounds
+        ),
+        grace_seconds=settings.resume_grace_seconds,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -152,6 +152,22 @@ def test_extractive_summary_counts_errors() -> None:
     assert "completed" in summary
 
 
+def test_a_failed_answer_with_its_stored_error_frame_counts_once() -> None:
+    events = (
+        EventLog()
+        .add("user_message", "a", message_id="m1")
+        .add("error", "model down", code="llm_error", message_id="m1")
+        .add("assistant_message", "", finish_reason="error", message_id="m1")
+        .events
+    )
+    assert "1 error." in extractive_summary(make_session(), events)
+
+
+def test_an_answer_cut_off_by_a_dead_process_is_said_so() -> None:
+    events = EventLog().turn("a", "half", "interrupted").events
+    assert "cut off when the service stopped" in extractive_summary(make_session(), events)
+
+
 def test_extractive_summary_of_an_empty_session_is_still_readable() -> None:
     summary = extractive_summary(make_session(duration_seconds=3.0), [])
     assert "0 messages" in summary and "3 s" in summary and "no answer" in summary

@@ -184,12 +184,15 @@ async def test_reloading_with_the_session_id_resumes_the_session_and_shows_earli
     await page.reload()
     await shot.wait_until_connected(page)
     assert await page.locator("#session-id").input_value() == session_id
-    assert watched.of_type("session.started")[-1] == {
+    started = watched.of_type("session.started")[-1]
+    assert started.pop("last_seq") > 0
+    assert started == {
         "type": "session.started",
         "session_id": session_id,
         "user_id": "anonymous",
         "resumed": True,
         "history": 2,
+        "mode": "write",
     }
     await expect(page.locator("#messages .msg.user .text")).to_have_text("What time is it?")
     await expect(page.locator('#messages .tool-card[data-tool="get_current_time"]')).to_be_visible()

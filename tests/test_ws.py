@@ -17,6 +17,7 @@ from app.config import Settings
 from app.store.sql import SqlStore
 from tests.wsclient import (
     ask,
+    next_of,
     of_type,
     open_session,
     receive,
@@ -37,6 +38,8 @@ async def test_new_session_starts_and_streams_an_answer(live_server: BackgroundS
         "user_id": "ann",
         "resumed": False,
         "history": 0,
+        "last_seq": 0,
+        "mode": "write",
     }
     frames = await ask(ws, "Hello! Can you tell me about your return policy?")
     deltas = of_type(frames, "assistant.delta")
@@ -194,8 +197,7 @@ async def test_cancel_stops_the_answer_and_stores_it(
     server = await slow_server(settings, server_factory)
     ws, _ = await open_session(server.url, "s-cancel")
     await send(ws, {"type": "user.message", "content": "Tell me a long story about the sea."})
-    first = await receive(ws)
-    assert first["type"] == "assistant.delta"
+    first = await next_of(ws, "assistant.delta")
     await send(ws, {"type": "cancel"})
     frames = [first, *await until_done(ws)]
     done = frames[-1]
@@ -218,7 +220,7 @@ async def test_message_during_an_answer_gets_busy_and_the_answer_goes_on(
     server = await slow_server(settings, server_factory)
     ws, _ = await open_session(server.url, "s-busy")
     await send(ws, {"type": "user.message", "content": "Explain how tides work."})
-    assert (await receive(ws))["type"] == "assistant.delta"
+    await next_of(ws, "assistant.delta")
     await send(ws, {"type": "user.message", "content": "And the moon?"})
     frames = await until_done(ws)
     [busy] = of_type(frames, "error")
@@ -237,7 +239,7 @@ async def test_abrupt_disconnect_mid_answer_keeps_messages_and_writes_summary(
     server = await slow_server(settings, server_factory)
     ws, _ = await open_session(server.url, "s-abrupt", user_id="zed")
     await send(ws, {"type": "user.message", "content": "Describe the history of bicycles."})
-    assert (await receive(ws))["type"] == "assistant.delta"
+    await next_of(ws, "assistant.delta")
     ws.transport.abort()  # no close frame: the client just vanishes
     session = await wait_for_summary(server.url, "s-abrupt")
     assert session["end_time"] and session["duration_seconds"] is not None

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,10 +15,18 @@ from app.analysis.demo import ws_url
 
 
 async def open_session(
-    base_url: str, session_id: str, *, user_id: str | None = None, token: str | None = None
+    base_url: str,
+    session_id: str,
+    *,
+    user_id: str | None = None,
+    token: str | None = None,
+    **query: str | int,
 ) -> tuple[ClientConnection, dict[str, Any]]:
-    """Connect and return the socket and its `session.started` frame."""
-    ws = await connect(ws_url(base_url, session_id, api_key=token, user_id=user_id))
+    """Connect, with extra query parameters (`after_seq`…); the socket and `session.started`."""
+    url = ws_url(base_url, session_id, api_key=token, user_id=user_id)
+    if query:
+        url += ("&" if "?" in url else "?") + urlencode(query)
+    ws = await connect(url)
     started = await receive(ws)
     assert started["type"] == "session.started", started
     return ws, started
@@ -32,6 +41,14 @@ async def receive(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]
 async def send(ws: ClientConnection, frame: dict[str, Any] | str) -> None:
     """Send a JSON frame, or a plain string as it is."""
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+
+async def next_of(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next frame of one type, skipping others (the `user.message` echo, for one)."""
+    while True:
+        frame = await receive(ws, timeout)
+        if frame["type"] == kind:
+            return frame
 
 
 async def until_done(ws: ClientConnection, timeout: float = 15.0) -> list[dict[str, Any]]:

@@ -9,12 +9,12 @@ from typing import Any, get_args
 import pandas as pd  # type: ignore[import-untyped]
 
 from app.store.base import EventType, Role, SessionStatus
+from app.vocabulary import FINISH_REASONS
 
 UTC_TIMESTAMP = "datetime64[ns, UTC]"
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 ROLES: tuple[str, ...] = get_args(Role)
 STATUSES: tuple[str, ...] = get_args(SessionStatus)
-FINISH_REASONS = ("stop", "cancelled", "error", "length")
 
 _SESSION_DTYPES: dict[str, Any] = {
     "session_id": "string",

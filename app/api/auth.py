@@ -10,18 +10,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
-from app.api.deps import SettingsDep, StoreDep, get_store
+from app.api.deps import SettingsDep, StoreDep
 from app.auth.authenticator import Authenticator, KeysUnavailable, Unauthenticated
 from app.auth.principal import Forbidden, Principal
 from app.auth.ratelimit import RateLimiter, retry_after_header
 from app.chat.events import RateLimitedFrame
-from app.store.base import NotFound, Store, StoreError
+from app.chat.outbox import CLOSE_POLICY
+from app.store.base import Store
 from app.store.scoped import ScopedStore
 
 SUBPROTOCOL = "realtime.v1"
 BEARER_SUBPROTOCOL = "bearer."
-CLOSE_POLICY = 1008
-CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_STORAGE_DOWN = 1011
 
 router = APIRouter(tags=["auth"])
@@ -123,11 +122,13 @@ async def admit_user_message(websocket: WebSocket, user_id: str) -> RateLimitedF
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """An accepted WebSocket caller: who they are, as whom they talk, and their store."""
+    """An accepted WebSocket caller: who they are, as whom they talk, the subprotocol to answer.
+
+    The engine keeps a signed-in user to their own sessions (`Registry.connect(owner=...)`).
+    """
 
     principal: Principal
     user_id: str
-    store: Store
     subprotocol: str | None
 
 
@@ -141,7 +142,7 @@ def offered_credential(subprotocols: list[str], token: str | None) -> tuple[str 
 
 
 async def open_handshake(
-    websocket: WebSocket, session_id: str, *, user_id: str | None, token: str | None
+    websocket: WebSocket, *, user_id: str | None, token: str | None
 ) -> Handshake | None:
     """Authenticate a handshake; None when it was refused (and the socket closed)."""
     if user_id is not None and not 1 <= len(user_id) <= 256:
@@ -157,26 +158,7 @@ async def open_handshake(
     except (Unauthenticated, Forbidden):
         await websocket.close(CLOSE_POLICY, "missing or wrong token, or another user's user_id")
         return None
-    store = get_store(websocket)
-    if not await _may_use(store, session_id, principal):
-        await websocket.accept(subprotocol)
-        await websocket.close(CLOSE_UNKNOWN_SESSION, "session not found")
-        return None
-    return Handshake(principal, acting, scoped(store, principal), subprotocol)
-
-
-async def _may_use(store: Store, session_id: str, principal: Principal) -> bool:
-    """False when the session exists and belongs to another user than a signed-in caller."""
-    if principal.owner is None:
-        return True
-    try:
-        session = await store.get_session(session_id)
-    except NotFound:
-        return True
-    except StoreError:
-        # The conversation's own start reports storage trouble with its close code.
-        return True
-    return session.user_id == principal.owner
+    return Handshake(principal, acting, subprotocol)
 
 
 class SignInOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from app.chat.registry import Registry
 from app.chat.summarizer import Summarizer
 from app.chat.tools import ToolRegistry
 from app.config import Settings
@@ -42,6 +43,12 @@ def get_summarizer(conn: HTTPConnection) -> Summarizer:
     """The summary builder, whose background runs shutdown waits for."""
     summarizer: Summarizer = conn.app.state.summarizer
     return summarizer
+
+
+def get_registry(conn: HTTPConnection) -> Registry:
+    """The live sessions of this process."""
+    registry: Registry = conn.app.state.registry
+    return registry
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

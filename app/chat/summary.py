@@ -6,17 +6,20 @@ import json
 from collections import Counter
 from datetime import timedelta
 
+from app.chat.records import finish_reason
 from app.llm.base import LLMError, Message, Provider
 from app.store.base import EventRecord, SessionRecord
+from app.vocabulary import FinishReason
 
 # Bounds that keep a summary prompt small whatever the session's length.
 _LINE_CHARS = 300
 _TRANSCRIPT_CHARS = 6000
-_ENDINGS = {
+_ENDINGS: dict[FinishReason, str] = {
     "stop": "the last answer completed",
     "length": "the last answer was cut off at the length limit",
     "cancelled": "the last answer was cancelled",
     "error": "the last answer failed with an error",
+    "interrupted": "the last answer was cut off when the service stopped",
 }
 _SUMMARY_INSTRUCTIONS = (
     "Summarise this conversation between a user and an assistant in two to four plain sentences: "
@@ -99,12 +102,17 @@ def _tools_line(events: list[EventRecord]) -> str:
 
 def _ending_line(events: list[EventRecord]) -> str:
     answers = [e for e in events if e.event_type == "assistant_message"]
-    errors = sum(1 for e in events if e.event_type == "error")
-    errors += sum(1 for e in answers if e.metadata.get("finish_reason") == "error")
+    failed = [e for e in answers if e.metadata.get("finish_reason") == "error"]
+    failed_ids = {e.metadata.get("message_id") for e in failed} - {None}
+    # An answer that failed is one error, whether or not its error frame was stored too.
+    errors = len(failed) + sum(
+        1
+        for e in events
+        if e.event_type == "error" and e.metadata.get("message_id") not in failed_ids
+    )
     ending = "no answer was given"
     if answers:
-        reason = str(answers[-1].metadata.get("finish_reason", "stop"))
-        ending = _ENDINGS.get(reason, f"the last answer ended with '{reason}'")
+        ending = _ENDINGS[finish_reason(answers[-1].metadata.get("finish_reason"))]
     problems = "no errors" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
     return f"It ended with {ending}; {problems}."
 

@@ -6,6 +6,9 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
+from app.vocabulary import Role
+
+# A model round ends like an answer, or asks for tools to run before the next round.
 FinishReason = Literal["stop", "tool_calls", "length", "cancelled", "error"]
 
 
@@ -20,7 +23,7 @@ class ToolCallWire(TypedDict):
 class Message(TypedDict):
     """One chat message in OpenAI's wire format (the lingua franca of providers)."""
 
-    role: Literal["system", "user", "assistant", "tool"]
+    role: Role
     content: str | None
     tool_calls: NotRequired[list[ToolCallWire]]
     tool_call_id: NotRequired[str]

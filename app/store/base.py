@@ -7,6 +7,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.vocabulary import Role as Role  # re-exported: the store speaks this vocabulary
+
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 EventType = Literal[
@@ -19,7 +21,6 @@ EventType = Literal[
     "session_end",
     "summary",
 ]
-Role = Literal["user", "assistant", "tool", "system"]
 SessionStatus = Literal["active", "ended"]
 
 # The role an event gets when its writer does not say.

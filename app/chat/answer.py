@@ -1,0 +1,193 @@
+"""One user message and its answer, driven from the model to the log and the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TypeVar
+
+from app.chat.durable import DurableWriter
+from app.chat.events import AssistantDone, ConversationFrame, ErrorFrame, UserMessageEcho
+from app.chat.records import frame_record
+from app.chat.tools import ToolRegistry
+from app.chat.turn import TurnState
+from app.llm.base import LLMError, Message, Provider, ToolSpec
+from app.store.base import EventRecord, Store, StoreError
+from app.vocabulary import FinishReason
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=ConversationFrame)
+Publish = Callable[[F], Awaitable[F]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """How a conversation talks to its model."""
+
+    system_prompt: str
+    max_tool_rounds: int = 5
+    max_history_messages: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerContext:
+    """What every answer of one session uses: its id, model, tools, store and log."""
+
+    session_id: str
+    store: Store
+    writer: DurableWriter
+    provider: Provider
+    tools: ToolRegistry
+    options: ChatOptions
+    publish: Callable[[ConversationFrame], Awaitable[ConversationFrame]]
+
+
+class Answer:
+    """The answer to one accepted user message; `cancel()` at any moment still ends it with done.
+
+    The model runs in a task of its own, so cancelling it never cancels the storing around it.
+    """
+
+    def __init__(self, ctx: AnswerContext, question: UserMessageEcho, history: list[Message]):
+        self.question = question
+        self.message_id = question.message_id
+        self._ctx = ctx
+        self._history = history
+        self._state = TurnState(question.message_id)
+        self._cancel_reason: FinishReason | None = None
+        self._model: asyncio.Task[None] | None = None
+        self.written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def cancel(self, reason: FinishReason = "cancelled") -> None:
+        """Stop the answer (also before it started); it ends with `reason`."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
+        if self._model is not None:
+            self._model.cancel()
+
+    async def run(self) -> AssistantDone:
+        """Store the question, stream the answer, publish its done, start storing it."""
+        ctx = self._ctx
+        record = frame_record(ctx.session_id, self.question)
+        assert record is not None
+        stored_question = asyncio.ensure_future(ctx.store.add_event(record))
+        self._history.append({"role": "user", "content": self.question.content})
+        reason = self._cancel_reason
+        if reason is None:
+            self._model = asyncio.get_running_loop().create_task(self._rounds(stored_question))
+            await asyncio.wait({self._model})
+            reason = await self._outcome(self._model)
+        try:
+            await stored_question
+        except StoreError as exc:
+            return await self._question_lost(exc)
+        done = await ctx.publish(self._state.done(reason))
+        assert isinstance(done, AssistantDone)
+        if done.content:
+            self._history.append({"role": "assistant", "content": done.content})
+        asyncio.get_running_loop().create_task(self._store_answer(done))
+        return done
+
+    async def _outcome(self, model: asyncio.Task[None]) -> FinishReason | None:
+        if model.cancelled():
+            return self._cancel_reason or "cancelled"
+        failure = model.exception()
+        if failure is None:
+            return self._cancel_reason
+        if isinstance(failure, LLMError):
+            await self._ctx.publish(
+                ErrorFrame(code="llm_error", message=str(failure), message_id=self.message_id)
+            )
+            return "error"
+        if not isinstance(failure, StoreError):
+            log.error("answer %s failed", self.message_id, exc_info=failure)
+            await self._ctx.publish(
+                ErrorFrame(
+                    code="internal_error",
+                    message="the answer failed; try again",
+                    message_id=self.message_id,
+                )
+            )
+        return "error"
+
+    async def _question_lost(self, exc: StoreError) -> AssistantDone:
+        log.warning("session %s: question not stored: %s", self._ctx.session_id, exc)
+        self._history.pop()
+        await self._ctx.publish(
+            ErrorFrame(
+                code="storage_unavailable",
+                message="the message could not be stored",
+                message_id=self.message_id,
+            )
+        )
+        done = await self._ctx.publish(self._state.done("error"))
+        assert isinstance(done, AssistantDone)
+        self.written.set_result(False)
+        return done
+
+    async def _rounds(self, stored_question: asyncio.Future[EventRecord]) -> None:
+        ctx = self._ctx
+        messages: list[Message] = [
+            {"role": "system", "content": ctx.options.system_prompt},
+            *self._history,
+        ]
+        specs = ctx.tools.specs()
+        first = True
+        for round_number in range(ctx.options.max_tool_rounds + 1):
+            # The last round offers no tools, so the model must answer in words.
+            offered = specs if round_number < ctx.options.max_tool_rounds else []
+            self._state.start_round()
+            async for frame in self._stream(messages, offered):
+                if first:
+                    # The model starts while the question is stored; nothing is sent before.
+                    await asyncio.shield(stored_question)
+                    first = False
+                await self._publish_and_store(frame)
+            if not self._state.wants_tools:
+                return
+            await self._run_tools(messages)
+
+    async def _stream(
+        self, messages: list[Message], tools: list[ToolSpec]
+    ) -> AsyncIterator[ConversationFrame]:
+        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream.
+        async with aclosing(self._ctx.provider.stream(messages, tools)) as stream:
+            async for item in stream:
+                frame = self._state.handle(item)
+                if frame is not None:
+                    yield frame
+
+    async def _run_tools(self, messages: list[Message]) -> None:
+        messages.append(self._state.tool_request())
+        for call in self._state.calls:
+            result = await self._ctx.tools.run(call.name, call.arguments)
+            frame, message = self._state.tool_result(call, result)
+            messages.append(message)
+            await self._publish_and_store(frame)
+
+    async def _publish_and_store(self, frame: ConversationFrame) -> None:
+        numbered = await self._ctx.publish(frame)
+        record = frame_record(self._ctx.session_id, numbered)
+        if record is not None:
+            await self._ctx.writer.write(record)
+
+    async def _store_answer(self, done: AssistantDone) -> None:
+        provider = self._ctx.provider
+        extra = {"provider": provider.name, "model": provider.model, **self._state.timings()}
+        record = frame_record(self._ctx.session_id, done, extra)
+        assert record is not None
+        stored = await self._ctx.writer.write(record, on_failure=self._tell_not_stored)
+        self.written.set_result(stored)
+
+    async def _tell_not_stored(self) -> None:
+        await self._ctx.publish(
+            ErrorFrame(
+                code="storage_unavailable",
+                message="the answer could not be stored yet; it is kept and retried",
+                message_id=self.message_id,
+            )
+        )

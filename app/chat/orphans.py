@@ -1,0 +1,70 @@
+"""Sessions a dead process left behind: their cut-off answers stored, then ended and summarised."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Container
+from datetime import UTC, datetime
+
+from app.chat.events import AssistantDone
+from app.chat.records import frame_record, last_seq, unanswered
+from app.chat.summarizer import Summarizer
+from app.store.base import EventRecord, NewEvent, Store
+
+log = logging.getLogger(__name__)
+
+# A dead process may have given out seqs it never stored (deltas); start well past them.
+SEQ_GAP_AFTER_CRASH = 1_000_000
+
+
+async def close_cut_off_answers(store: Store, session_id: str, events: list[EventRecord]) -> int:
+    """Store `interrupted` answers for questions left unanswered; return the seq to go on from."""
+    pending = unanswered(events)
+    floor = last_seq(events)
+    if not pending:
+        return floor
+    floor += SEQ_GAP_AFTER_CRASH
+    for question in pending:
+        floor += 1
+        done = AssistantDone(
+            message_id=str(question.metadata["message_id"]),
+            content="",
+            finish_reason="interrupted",
+            seq=floor,
+        )
+        record = frame_record(session_id, done, {"provider": None, "reason": "process ended"})
+        assert record is not None
+        await store.add_event(record)
+    return floor
+
+
+async def end_orphans(store: Store, summarizer: Summarizer, *, live: Container[str]) -> int:
+    """End every active session that has been connected but is not live here; how many."""
+    ended = 0
+    offset = 0
+    while True:
+        batch = await store.list_sessions(status="active", limit=500, offset=offset)
+        if not batch:
+            return ended
+        for session in batch:
+            if session.session_id in live:
+                offset += 1
+                continue
+            if await _end_orphan(store, summarizer, session.session_id):
+                ended += 1
+            else:
+                offset += 1
+
+
+async def _end_orphan(store: Store, summarizer: Summarizer, session_id: str) -> bool:
+    events = await store.list_events(session_id, limit=100_000)
+    if not any(e.event_type == "session_start" for e in events):
+        return False  # made over REST and never connected: not ours to end
+    await close_cut_off_answers(store, session_id, events)
+    await store.add_event(
+        NewEvent(session_id=session_id, event_type="session_end", metadata={"reason": "orphaned"})
+    )
+    await store.end_session(session_id, end_time=datetime.now(UTC))
+    log.info("ended session %s left active by an earlier run", session_id)
+    summarizer.schedule(session_id)
+    return True

@@ -1,0 +1,124 @@
+"""A connection's bounded outbox: frames in order from one task; deltas merge behind a slow peer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from app.chat.events import AssistantDelta, ServerFrame, encode_frame
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+CLOSE_POLICY = 1008
+
+
+class Outbox:
+    """Queues frames for one peer and sends them in order through `send`.
+
+    Nothing is held back on purpose: a delta waits only while the previous send is in
+    flight, and deltas of one answer that wait together leave as one frame (with the
+    last one's seq). More than `limit` frames waiting means the peer stopped reading:
+    the queue is dropped and the peer closed with 1008 (what it missed is stored).
+    """
+
+    def __init__(self, send: Send, close: Close, *, limit: int = 1000) -> None:
+        self._send = send
+        self._close = close
+        self._limit = limit
+        self._queue: deque[ServerFrame] = deque()
+        self._ready = asyncio.Event()
+        self._closing: tuple[int, str] | None = None
+        self._stopped = False
+        self.overflowed = False
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    @property
+    def open(self) -> bool:
+        """True while frames put here may still be sent."""
+        return not self._stopped and self._closing is None
+
+    def put(self, frame: ServerFrame) -> None:
+        """Queue a frame; merge it into the last one when both are deltas of one answer."""
+        if not self.open:
+            return
+        last = self._queue[-1] if self._queue else None
+        if (
+            isinstance(frame, AssistantDelta)
+            and isinstance(last, AssistantDelta)
+            and last.message_id == frame.message_id
+        ):
+            self._queue[-1] = AssistantDelta(
+                message_id=frame.message_id, delta=last.delta + frame.delta, seq=frame.seq
+            )
+        elif len(self._queue) >= self._limit:
+            self._overflow()
+            return
+        else:
+            self._queue.append(frame)
+        self._ready.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Send what is queued, then close the peer with `code`."""
+        if self.open:
+            self._closing = (code, reason)
+            self._ready.set()
+
+    async def flush(self) -> None:
+        """Send what is queued and stop, leaving the peer open (its owner closes it)."""
+        if self.open:
+            self._closing = (0, "")
+            self._ready.set()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    def abort(self) -> None:
+        """Stop at once, dropping what is queued (the peer is gone)."""
+        self._stopped = True
+        self._queue.clear()
+        self._task.cancel()
+
+    async def wait_closed(self) -> None:
+        """Wait until the sending task has finished."""
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    def _overflow(self) -> None:
+        # The send in flight may never return (the peer's window is shut): stop it, and
+        # close the peer from a task of its own, which leaves as soon as the peer reads.
+        log.warning("closing a connection that stopped reading (%d frames waiting)", self._limit)
+        self.overflowed = True
+        self._stopped = True
+        self._queue.clear()
+        self._task.cancel()
+        self._task = asyncio.get_running_loop().create_task(
+            self._close_quietly(CLOSE_POLICY, "the client is not reading its frames")
+        )
+
+    async def _close_quietly(self, code: int, reason: str) -> None:
+        try:
+            await self._close(code, reason)
+        except Exception as exc:  # the peer may be gone already
+            log.debug("close failed: %s", exc)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue:
+                    await self._send(encode_frame(self._queue.popleft()))
+                if self._closing is not None:
+                    code, reason = self._closing
+                    if code:
+                        await self._close_quietly(code, reason)
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the peer went away; its receive loop sees it too
+            log.debug("send failed: %s", exc)
+        finally:
+            self._stopped = True
+            self._queue.clear()
