@@ -84,10 +84,13 @@ async def stored_events(
         return events
 
 
-async def wait_for_summary(base_url: str, session_id: str, timeout: float = 10.0) -> dict[str, Any]:
+async def wait_for_summary(
+    base_url: str, session_id: str, timeout: float = 10.0, *, key: str | None = None
+) -> dict[str, Any]:
     """Poll the REST API until the session is ended and summarised; return it."""
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as http:
         while True:
             session: dict[str, Any] = (await http.get(f"/sessions/{session_id}")).json()
             if session["status"] == "ended" and session["summary"]:
