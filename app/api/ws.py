@@ -55,7 +55,12 @@ async def session_socket(
         await websocket.close(CLOSE_POLICY, problem)
         return
     await websocket.accept()
-    outbox = Outbox(websocket.send_text, websocket.close, limit=settings.ws_outbox_frames)
+    outbox = Outbox(
+        websocket.send_text,
+        websocket.close,
+        limit=settings.ws_outbox_frames,
+        flush_window=settings.ws_delta_flush_ms / 1000,
+    )
     subscriber = Subscriber(
         outbox,
         mode="observe" if mode == "observe" else "write",
