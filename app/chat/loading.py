@@ -1,0 +1,61 @@
+"""A session's stored state at open, and the replay of its stored frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.bus.base import Tail
+from app.chat.events import ConversationFrame
+from app.chat.orphans import close_cut_off_answers
+from app.chat.records import event_frame, last_seq
+from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What storage says about a session as it opens in this process."""
+
+    record: SessionRecord
+    created: bool
+    events: list[EventRecord]
+    floor: int
+
+
+async def load_state(store: Store, session_id: str, user_id: str, *, create: bool) -> StoredState:
+    """Read (or create) the session; answers a dead process left open are stored first."""
+    record, created = await _load_or_create(store, session_id, user_id, create=create)
+    events = [] if created else await store.list_events(session_id, limit=100_000)
+    floor = await close_cut_off_answers(store, session_id, events) if events else 0
+    if floor != last_seq(events):
+        events = await store.list_events(session_id, limit=100_000)
+    return StoredState(record=record, created=created, events=events, floor=floor)
+
+
+async def _load_or_create(
+    store: Store, session_id: str, user_id: str, *, create: bool
+) -> tuple[SessionRecord, bool]:
+    """The stored session (NotFound unless `create`), or a new one; True when created."""
+    try:
+        return await store.get_session(session_id), False
+    except NotFound:
+        if not create:
+            raise
+    try:
+        return await store.create_session(session_id=session_id, user_id=user_id), True
+    except AlreadyExists:  # another process made it a moment ago
+        return await store.get_session(session_id), False
+
+
+def replay_frames(
+    events: list[EventRecord], tail: Tail, *, after_seq: int
+) -> list[ConversationFrame]:
+    """Stored frames above `after_seq` that the tail no longer holds, then the tail's."""
+    stored = [
+        frame
+        for event in events
+        if (frame := event_frame(event)) is not None
+        and frame.seq is not None
+        and after_seq < frame.seq < tail.first_seq
+    ]
+    stored.sort(key=lambda frame: frame.seq or 0)
+    return [*stored, *tail.frames]
