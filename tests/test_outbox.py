@@ -125,3 +125,13 @@ async def test_a_frame_behind_a_held_delta_sends_both_at_once() -> None:
     outbox.put(Pong())
     await outbox.flush()  # well inside the 10 s window: nothing waited for it
     assert peer.sent[1:] == [encode_frame(_delta("b", 2)), encode_frame(Pong())]
+
+
+async def test_a_long_replay_fed_with_wait_for_room_never_overflows() -> None:
+    peer = Peer()
+    outbox = Outbox(peer.send, peer.close, limit=10)
+    for seq in range(1, 101):
+        await outbox.wait_for_room()
+        outbox.put(ErrorFrame(code="x", message="m", message_id="m1", seq=seq))
+    await outbox.flush()
+    assert not outbox.overflowed and len(peer.sent) == 100

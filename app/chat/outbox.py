@@ -37,6 +37,7 @@ class Outbox:
         self._last_delta = float("-inf")
         self._queue: deque[ServerFrame] = deque()
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._stopped = False
         self.overflowed = False
@@ -66,6 +67,12 @@ class Outbox:
         else:
             self._queue.append(frame)
         self._ready.set()
+
+    async def wait_for_room(self) -> None:
+        """Wait until at most half of `limit` frames are waiting (a replay feeds in chunks)."""
+        while self.open and len(self._queue) > self._limit // 2:
+            self._room.clear()
+            await self._room.wait()
 
     def close(self, code: int, reason: str) -> None:
         """Send what is queued, then close the peer with `code`."""
@@ -109,6 +116,7 @@ class Outbox:
         self.overflowed = True
         self._stopped = True
         self._queue.clear()
+        self._room.set()
         self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(
             self._close_quietly(CLOSE_POLICY, "the client is not reading its frames")
@@ -130,6 +138,8 @@ class Outbox:
                         continue
                     frame = self._queue.popleft()
                     await self._send(encode_frame(frame))
+                    if len(self._queue) <= self._limit // 2:
+                        self._room.set()
                     if isinstance(frame, AssistantDelta):
                         self._last_delta = asyncio.get_running_loop().time()
                 if self._closing is not None:
@@ -144,3 +154,4 @@ class Outbox:
         finally:
             self._stopped = True
             self._queue.clear()
+            self._room.set()

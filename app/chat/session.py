@@ -162,6 +162,7 @@ class Session:
         try:
             if after_seq is not None:
                 for frame in await self._replay(after_seq):
+                    await subscriber.outbox.wait_for_room()
                     subscriber.replay(frame)
         finally:
             subscriber.release()
