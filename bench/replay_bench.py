@@ -4,7 +4,9 @@ A session of E stored events (E/2 turns of a user message and an answer, each wi
 seq) is written straight to the database, then a client connects with `after_seq=0`
 (everything, from storage) or `after_seq=E-10` (the last few) and the clock runs from
 opening the socket to the last replayed frame. Each case runs R times, on SQLite and
-PostgreSQL, in a server process of its own.
+PostgreSQL, in a server process of its own: once with the session ended between
+reconnects (each connect resumes it: reads it, reopens it; each close ends and summarises
+it), once with it kept live by RESUME_GRACE_SECONDS (a reconnect within the grace).
 """
 
 from __future__ import annotations
@@ -61,10 +63,18 @@ async def _replay_ms(base: str, session_id: str, after_seq: int, last_seq: int) 
                 return (time.perf_counter() - began) * 1000
 
 
-async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[str, object]]:
-    session_id = "replay-bench"
+async def _backend(
+    name: str, url: str, args: argparse.Namespace, *, grace: int
+) -> list[dict[str, object]]:
+    session_id = f"replay-bench-{grace}"
     await _write_session(url, session_id, args.events)
-    env = {"LLM_PROVIDER": "local", "API_KEY": "", "LOG_LEVEL": "warning", "DATABASE_URL": url}
+    env = {
+        "LLM_PROVIDER": "local",
+        "API_KEY": "",
+        "LOG_LEVEL": "warning",
+        "DATABASE_URL": url,
+        "RESUME_GRACE_SECONDS": str(grace),
+    }
     server = Server(env, ws="websockets-sansio", loop="uvloop")
     rows = []
     try:
@@ -77,6 +87,7 @@ async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[s
             rows.append(
                 {
                     "backend": name,
+                    "session": "live (grace)" if grace else "ended (resumed)",
                     "events": args.events,
                     "after_seq": after,
                     "frames replayed": args.events - after,
@@ -101,10 +112,11 @@ async def main() -> None:
         f"per case by one client; server and client on this machine ({os.cpu_count()} cores)"
     )
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        rows += await _backend("sqlite", f"sqlite+aiosqlite:///{tmp}/replay.db", args)
-    async with throwaway_postgres() as pg:
-        rows += await _backend("postgresql", pg, args)
+    for grace in (0, 600):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows += await _backend("sqlite", f"sqlite+aiosqlite:///{tmp}/r.db", args, grace=grace)
+        async with throwaway_postgres() as pg:
+            rows += await _backend("postgresql", pg, args, grace=grace)
     print_table("replay", rows)
 
 

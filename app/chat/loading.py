@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import sys
 from dataclasses import dataclass
 
 from app.bus.base import Tail
@@ -44,6 +46,29 @@ async def _load_or_create(
         return await store.create_session(session_id=session_id, user_id=user_id), True
     except AlreadyExists:  # another process made it a moment ago
         return await store.get_session(session_id), False
+
+
+def checkpoints(events: list[EventRecord], *, every: int = 64) -> list[tuple[int, int]]:
+    """Every `every`-th event as (highest seq up to it, its id), for reading replays short."""
+    marks: list[tuple[int, int]] = []
+    highest = 0
+    for index, event in enumerate(events, start=1):
+        seq = event.metadata.get("seq")
+        if isinstance(seq, int):
+            highest = max(highest, seq)
+        if index % every == 0:
+            marks.append((highest, event.id))
+    return marks
+
+
+def read_after(marks: list[tuple[int, int]], after_seq: int) -> int:
+    """The event id a replay after `after_seq` can start reading after (0: from the start).
+
+    Every event up to a mark has a seq at most the mark's, so none after `after_seq` is
+    skipped, even when a queued message was numbered before the answer stored ahead of it.
+    """
+    index = bisect.bisect_right(marks, (after_seq, sys.maxsize))
+    return marks[index - 1][1] if index else 0
 
 
 def replay_frames(

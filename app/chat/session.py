@@ -21,7 +21,7 @@ from app.chat.events import (
     UserMessage,
     UserMessageEcho,
 )
-from app.chat.loading import load_state, replay_frames
+from app.chat.loading import checkpoints, load_state, read_after, replay_frames
 from app.chat.records import client_message_ids, history_messages
 from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
 from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
@@ -74,6 +74,7 @@ class Session:
         self._grace: asyncio.TimerHandle | None = None
         # The events read at open, reused by the first replay (until anything is trimmed).
         self._loaded: list[EventRecord] | None = None
+        self._marks: list[tuple[int, int]] = []
         self._stop_listening = services.log.listen(session_id, self._fan_out)
         self._ctx = AnswerContext(
             session_id=session_id,
@@ -105,6 +106,7 @@ class Session:
             active=False,
         )
         session._loaded = events
+        session._marks = checkpoints(events)
         return session
 
     # Connections.
@@ -185,7 +187,9 @@ class Session:
             return tail.frames
         events = self._loaded
         if events is None:
-            events = await self._services.store.list_events(self.session_id, limit=100_000)
+            events = await self._services.store.list_events(
+                self.session_id, after_id=read_after(self._marks, after_seq), limit=100_000
+            )
         return replay_frames(events, tail, after_seq=after_seq)
 
     # Frames from connections.
