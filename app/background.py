@@ -30,7 +30,13 @@ class BackgroundServer:
     ) -> None:
         asgi = create_app(app) if isinstance(app, Settings) else app
         config = uvicorn.Config(
-            asgi, host=host, port=port, ws=ws, log_level=log_level, lifespan="on"
+            asgi,
+            host=host,
+            port=port,
+            ws=ws,
+            ws_per_message_deflate=False,  # as `python -m app` serves it
+            log_level=log_level,
+            lifespan="on",
         )
         self._app = asgi
         self._server = uvicorn.Server(config)

@@ -2,10 +2,12 @@
 
 Each configuration runs in its own server process (bench/ws_server.py): the bare
 route (no model, no storage: the floor), then the real session endpoint with the
-local provider at full speed on SQLite and on PostgreSQL. The client runs in this
-process. Prints answers/s, delta frames/s, time to first delta p50/p99, the server's
-peak memory, and each configuration's ratio to the bare route of the same run.
-Then holds I idle sessions connected and reports the server's memory per session.
+local provider at full speed on SQLite and on PostgreSQL; `--runs` repeats the three
+interleaved (bare, SQLite, PostgreSQL, bare, ...), each compared with the bare route of
+its own round. The client runs in this process. Prints answers/s, delta frames per
+answer, time to first delta p50/p95/p99, whole answer p50/p95, the server's peak memory,
+and the ratios to the bare route. Then holds I idle sessions connected and reports the
+server's memory per session.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +42,7 @@ class Load:
     """What the client measured in one configuration."""
 
     ttfd_ms: list[float] = field(default_factory=list)
+    answer_ms: list[float] = field(default_factory=list)
     answers: int = 0
     delta_frames: int = 0
     seconds: float = 0.0
@@ -118,17 +122,17 @@ async def ask(ws: ClientConnection, text: str, load: Load) -> None:
                 first = False
             load.delta_frames += 1
         elif frame["type"] == "assistant.done":
+            load.answer_ms.append((time.perf_counter() - began) * 1000)
             load.answers += 1
             return
 
 
 async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
     """C sessions connect, then all start together; the clock covers the messages only."""
-    load, go, ready = Load(), asyncio.Event(), []
+    load, go, ready = Load(), asyncio.Event(), list[int]()
+    run = uuid.uuid4().hex[:8]  # fresh sessions in every run
     tasks = [
-        asyncio.create_task(
-            one_session(f"{base}{path}/s{i}-{os.getpid()}", messages, load, go, ready)
-        )
+        asyncio.create_task(one_session(f"{base}{path}/s{i}-{run}", messages, load, go, ready))
         for i in range(sessions)
     ]
     while len(ready) < sessions:
@@ -162,9 +166,12 @@ def row(name: str, load: Load, server: Server, bare: dict[str, float] | None) ->
     return {
         "route": name,
         "answers/s": round(answers_s, 1),
-        "delta frames/s": round(load.delta_frames / load.seconds),
+        "frames/answer": round(load.delta_frames / max(load.answers, 1), 1),
         "ttfd p50 ms": round(percentile(load.ttfd_ms, 50), 1),
+        "ttfd p95 ms": round(percentile(load.ttfd_ms, 95), 1),
         "ttfd p99 ms": round(p99, 1),
+        "answer p50 ms": round(percentile(load.answer_ms, 50), 1),
+        "answer p95 ms": round(percentile(load.answer_ms, 95), 1),
         "peak MiB": round(server.peak_rss / 2**20, 1),
         "answers/s vs bare": round(answers_s / bare["answers_s"], 2) if bare else 1.0,
         "ttfd p99 vs bare": round(p99 / bare["p99"], 2) if bare else 1.0,
@@ -217,11 +224,13 @@ async def main() -> None:
     parser.add_argument("--ws", default="websockets-sansio")
     parser.add_argument("--loop", default="uvloop")
     parser.add_argument("--only", choices=["bare", "sqlite", "postgresql"], action="append")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args()
     print(
         f"workload: {args.sessions} concurrent sessions x {args.messages} messages, local "
         f"provider at full speed (~50 word deltas per answer); uvicorn ws={args.ws} "
-        f"loop={args.loop}; client and server on this machine ({os.cpu_count()} cores)"
+        f"loop={args.loop}; {args.runs} interleaved rounds; client and server on this "
+        f"machine ({os.cpu_count()} cores)"
     )
     common = {
         "LLM_PROVIDER": "local",
@@ -232,25 +241,39 @@ async def main() -> None:
     only = set(args.only or ["bare", "sqlite", "postgresql"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_env = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db"}
-        bare_row, bare_load = await measure(args, "bare", sqlite_env, "/ws/bare", None)
-        bare = {
-            "answers_s": bare_load.answers / bare_load.seconds,
-            "p99": percentile(bare_load.ttfd_ms, 99),
-        }
-        rows.append(bare_row)
-        if "sqlite" in only:
-            rows.append((await measure(args, "session/sqlite", sqlite_env, "/ws/session", bare))[0])
-        if "postgresql" in only:
-            async with throwaway_postgres() as pg:
-                pg_env = {**common, "DATABASE_URL": pg}
-                rows.append(
-                    (await measure(args, "session/postgresql", pg_env, "/ws/session", bare))[0]
-                )
+        async with throwaway_postgres() as pg:
+            for round_number in range(1, args.runs + 1):
+                rows += await one_round(args, round_number, common, tmp, pg, only)
         print_table("websocket load", rows)
         if args.idle:
             idle_env = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/idle.db"}
             print_table("idle sessions", [await idle_memory(args, idle_env)])
+
+
+async def one_round(
+    args: argparse.Namespace,
+    round_number: int,
+    common: dict[str, str],
+    tmp: str,
+    pg: str,
+    only: set[str],
+) -> list[dict[str, object]]:
+    """The bare route, then each backend, all against this round's bare figures."""
+    sqlite_env = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench{round_number}.db"}
+    bare_row, bare_load = await measure(args, "bare", sqlite_env, "/ws/bare", None)
+    bare = {
+        "answers_s": bare_load.answers / bare_load.seconds,
+        "p99": percentile(bare_load.ttfd_ms, 99),
+    }
+    rows = [bare_row]
+    if "sqlite" in only:
+        rows.append((await measure(args, "session/sqlite", sqlite_env, "/ws/session", bare))[0])
+    if "postgresql" in only:
+        pg_env = {**common, "DATABASE_URL": pg}
+        rows.append((await measure(args, "session/postgresql", pg_env, "/ws/session", bare))[0])
+    for line in rows:
+        line["round"] = round_number
+    return rows
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,7 +29,7 @@ ANSWER_TEXT = (
 ANSWER_WORDS = ANSWER_TEXT.split(" ")
 
 
-def build() -> object:
+def build() -> FastAPI:
     """The app with the bare route added."""
     app = create_app(load_settings())
 
@@ -61,5 +61,12 @@ def build() -> object:
 if __name__ == "__main__":
     port, ws, loop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     uvicorn.run(
-        build(), host="127.0.0.1", port=port, ws=ws, loop=loop, log_level="warning", backlog=4096
+        build(),
+        host="127.0.0.1",
+        port=port,
+        ws=ws,
+        loop=loop,
+        log_level="warning",
+        backlog=4096,
+        ws_per_message_deflate=False,
     )

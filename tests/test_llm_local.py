@@ -237,19 +237,22 @@ async def test_local_provider_lets_other_tasks_run_during_a_long_answer() -> Non
     assert ticks > before + 1
 
 
-async def test_local_provider_waits_the_configured_delay_between_deltas(
+async def test_local_provider_paces_by_an_absolute_schedule_so_lateness_never_adds_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    now = [100.0]
     waits: list[float] = []
 
-    async def record(seconds: float) -> None:
+    async def late_sleep(seconds: float) -> None:
         waits.append(seconds)
+        now[0] += seconds + 0.002  # every wake-up comes 2 ms late
 
-    monkeypatch.setattr("app.llm.local.asyncio.sleep", record)
-    provider = LocalProvider.from_settings(make_settings(local_llm_delay_ms=5))
+    monkeypatch.setattr("app.llm.local.asyncio.sleep", late_sleep)
+    provider = LocalProvider(delay_ms=5, clock=lambda: now[0])
     items = await collect([user("hello")], provider=provider)
     deltas = sum(isinstance(item, TextDelta) for item in items)
-    assert waits == [0.005] * (deltas - 1)
+    assert waits == pytest.approx([0.005] + [0.003] * (deltas - 2))
+    assert now[0] - 100.0 == pytest.approx(0.005 * (deltas - 1) + 0.002)
 
 
 def test_the_local_provider_is_built_when_no_key_is_set() -> None:

@@ -100,3 +100,38 @@ async def test_a_failing_send_stops_the_outbox_quietly() -> None:
     outbox.put(Pong())
     await outbox.wait_closed()
     assert not outbox.open
+
+
+async def test_within_the_flush_window_deltas_merge_and_the_first_leaves_at_once() -> None:
+    peer = Peer()
+    outbox = Outbox(peer.send, peer.close, flush_window=0.05)
+    outbox.put(_delta("a", 1))
+    await asyncio.sleep(0)
+    assert peer.sent == [encode_frame(_delta("a", 1))]  # no wait for the first
+    for seq, piece in enumerate("bcd", start=2):
+        outbox.put(_delta(piece, seq))
+        await asyncio.sleep(0)
+    assert len(peer.sent) == 1  # held back inside the window
+    await outbox.flush()
+    assert peer.sent[1:] == [encode_frame(_delta("bcd", 4))]
+
+
+async def test_a_frame_behind_a_held_delta_sends_both_at_once() -> None:
+    peer = Peer()
+    outbox = Outbox(peer.send, peer.close, flush_window=10.0)
+    outbox.put(_delta("a", 1))
+    await asyncio.sleep(0)
+    outbox.put(_delta("b", 2))
+    outbox.put(Pong())
+    await outbox.flush()  # well inside the 10 s window: nothing waited for it
+    assert peer.sent[1:] == [encode_frame(_delta("b", 2)), encode_frame(Pong())]
+
+
+async def test_a_long_replay_fed_with_wait_for_room_never_overflows() -> None:
+    peer = Peer()
+    outbox = Outbox(peer.send, peer.close, limit=10)
+    for seq in range(1, 101):
+        await outbox.wait_for_room()
+        outbox.put(ErrorFrame(code="x", message="m", message_id="m1", seq=seq))
+    await outbox.flush()
+    assert not outbox.overflowed and len(peer.sent) == 100

@@ -199,3 +199,21 @@ async def test_after_the_grace_period_the_session_ends(
     await ws.close()
     session = await wait_for_summary(server.url, "r-grace-end")
     assert session["status"] == "ended"
+
+
+async def test_a_replay_longer_than_the_outbox_bound_arrives_whole(
+    settings: Settings, server_factory: ServerFactory
+) -> None:
+    server = server_factory(settings.model_copy(update={"ws_outbox_frames": 6}))
+    ws, _ = await open_session(server.url, "r-long")
+    dones = [(await ask(ws, f"Question {n}?"))[-1] for n in range(6)]
+    await ws.close()
+    await wait_for_summary(server.url, "r-long")
+    again, _ = await open_session(server.url, "r-long", after_seq=0)
+    replayed: list[dict[str, Any]] = []
+    while not replayed or replayed[-1].get("seq") != dones[-1]["seq"]:
+        replayed.append(await receive(again))
+    assert [f["content"] for f in replayed if f["type"] == "assistant.done"] == [
+        d["content"] for d in dones
+    ]
+    await again.close()

@@ -54,7 +54,12 @@ async def session_socket(
     if handshake is None:
         return
     await websocket.accept(handshake.subprotocol)
-    outbox = Outbox(websocket.send_text, websocket.close, limit=settings.ws_outbox_frames)
+    outbox = Outbox(
+        websocket.send_text,
+        websocket.close,
+        limit=settings.ws_outbox_frames,
+        flush_window=settings.ws_delta_flush_ms / 1000,
+    )
     subscriber = Subscriber(
         outbox,
         mode="observe" if mode == "observe" else "write",

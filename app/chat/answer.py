@@ -180,8 +180,12 @@ class Answer:
         extra = {"provider": provider.name, "model": provider.model, **self._state.timings()}
         record = frame_record(self._ctx.session_id, done, extra)
         assert record is not None
-        stored = await self._ctx.writer.write(record, on_failure=self._tell_not_stored)
-        self.written.set_result(stored)
+        stored = False
+        try:
+            stored = await self._ctx.writer.write(record, on_failure=self._tell_not_stored)
+        finally:
+            # The session's next turn and its end wait for this, whatever happened.
+            self.written.set_result(stored)
 
     async def _tell_not_stored(self) -> None:
         await self._ctx.publish(

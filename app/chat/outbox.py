@@ -20,18 +20,24 @@ CLOSE_POLICY = 1008
 class Outbox:
     """Queues frames for one peer and sends them in order through `send`.
 
-    Nothing is held back on purpose: a delta waits only while the previous send is in
-    flight, and deltas of one answer that wait together leave as one frame (with the
-    last one's seq). More than `limit` frames waiting means the peer stopped reading:
-    the queue is dropped and the peer closed with 1008 (what it missed is stored).
+    A delta waits while the previous send is in flight and, with a `flush_window`, until
+    that long after the previous delta left (the first of a burst leaves at once); deltas
+    of one answer that wait together leave as one frame, with the last one's seq. More
+    than `limit` frames waiting means the peer stopped reading: the queue is dropped and
+    the peer closed with 1008 (what it missed is stored).
     """
 
-    def __init__(self, send: Send, close: Close, *, limit: int = 1000) -> None:
+    def __init__(
+        self, send: Send, close: Close, *, limit: int = 1000, flush_window: float = 0.0
+    ) -> None:
         self._send = send
         self._close = close
         self._limit = limit
+        self._window = flush_window
+        self._last_delta = float("-inf")
         self._queue: deque[ServerFrame] = deque()
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._stopped = False
         self.overflowed = False
@@ -62,6 +68,12 @@ class Outbox:
             self._queue.append(frame)
         self._ready.set()
 
+    async def wait_for_room(self) -> None:
+        """Wait until at most half of `limit` frames are waiting (a replay feeds in chunks)."""
+        while self.open and len(self._queue) > self._limit // 2:
+            self._room.clear()
+            await self._room.wait()
+
     def close(self, code: int, reason: str) -> None:
         """Send what is queued, then close the peer with `code`."""
         if self.open:
@@ -85,6 +97,18 @@ class Outbox:
         """Wait until the sending task has finished."""
         await asyncio.gather(self._task, return_exceptions=True)
 
+    async def _held_back(self) -> bool:
+        """Wait out the flush window when a lone delta is all there is to send."""
+        if not self._window or len(self._queue) != 1:
+            return False
+        if not isinstance(self._queue[0], AssistantDelta):
+            return False
+        wait = self._last_delta + self._window - asyncio.get_running_loop().time()
+        if wait <= 0:
+            return False
+        await asyncio.sleep(wait)  # pieces that arrive meanwhile merge into this one
+        return True
+
     def _overflow(self) -> None:
         # The send in flight may never return (the peer's window is shut): stop it, and
         # close the peer from a task of its own, which leaves as soon as the peer reads.
@@ -92,6 +116,7 @@ class Outbox:
         self.overflowed = True
         self._stopped = True
         self._queue.clear()
+        self._room.set()
         self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(
             self._close_quietly(CLOSE_POLICY, "the client is not reading its frames")
@@ -109,7 +134,14 @@ class Outbox:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._queue:
-                    await self._send(encode_frame(self._queue.popleft()))
+                    if await self._held_back():
+                        continue
+                    frame = self._queue.popleft()
+                    await self._send(encode_frame(frame))
+                    if len(self._queue) <= self._limit // 2:
+                        self._room.set()
+                    if isinstance(frame, AssistantDelta):
+                        self._last_delta = asyncio.get_running_loop().time()
                 if self._closing is not None:
                     code, reason = self._closing
                     if code:
@@ -122,3 +154,4 @@ class Outbox:
         finally:
             self._stopped = True
             self._queue.clear()
+            self._room.set()

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.bus.base import SessionLog
-from app.chat.answer import Answer, AnswerContext, ChatOptions
-from app.chat.durable import DurableWriter
+from app.chat.answer import Answer, AnswerContext
+from app.chat.answers import AnswerQueue
 from app.chat.events import (
     Cancel,
     ClientFrame,
@@ -24,45 +21,20 @@ from app.chat.events import (
     UserMessage,
     UserMessageEcho,
 )
-from app.chat.orphans import close_cut_off_answers
-from app.chat.records import client_message_ids, event_frame, history_messages
+from app.chat.loading import checkpoints, load_state, read_after, replay_frames
+from app.chat.records import client_message_ids, history_messages
+from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
+from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
+from app.chat.services import CLOSE_TAKEN_OVER as CLOSE_TAKEN_OVER
+from app.chat.services import CLOSE_UNKNOWN_SESSION as CLOSE_UNKNOWN_SESSION
+from app.chat.services import Refused as Refused
+from app.chat.services import SessionServices as SessionServices
 from app.chat.subscriber import Subscriber
-from app.chat.summarizer import Summarizer
-from app.chat.tools import ToolRegistry
-from app.llm.base import Message, Provider
-from app.store.base import AlreadyExists, NewEvent, NotFound, Store, StoreError
+from app.llm.base import Message
+from app.store.base import EventRecord, NewEvent, StoreError
 from app.vocabulary import ConnectionMode
 
 log = logging.getLogger(__name__)
-
-CLOSE_ALREADY_CONNECTED = 4409
-CLOSE_TAKEN_OVER = 4410
-CLOSE_UNKNOWN_SESSION = 4404
-CLOSE_SHUTTING_DOWN = 1012
-
-
-class Refused(Exception):
-    """A connection the session will not take, with the close code that says why."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class SessionServices:
-    """What every session of the process shares (injected, so tests build their own)."""
-
-    store: Store
-    writer: DurableWriter
-    provider: Provider
-    tools: ToolRegistry
-    log: SessionLog
-    summarizer: Summarizer
-    options: ChatOptions
-    grace_seconds: float = 0.0
-    queue_limit: int = 10
 
 
 class Session:
@@ -95,13 +67,14 @@ class Session:
         self._history = history
         self._known = known
         self._subscribers: set[Subscriber] = set()
-        self._current: Answer | None = None
-        self._queue: deque[Answer] = deque()
-        self._worker: asyncio.Task[None] | None = None
+        self._answers = AnswerQueue(
+            limit=services.queue_limit, trim=self._trim, on_idle=self._check_idle
+        )
         self._ending: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
-        self._last_written: asyncio.Future[bool] | None = None
-        self._trim_through = 0
+        # The events read at open, reused by the first replay (until anything is trimmed).
+        self._loaded: list[EventRecord] | None = None
+        self._marks: list[tuple[int, int]] = []
         self._stop_listening = services.log.listen(session_id, self._fan_out)
         self._ctx = AnswerContext(
             session_id=session_id,
@@ -125,34 +98,25 @@ class Session:
     ) -> Session:
         """Load a known session (NotFound unless `create`), or create it; not yet activated.
 
-        With an `owner`, a session of anyone else is NotFound, before anything is read or written.
+        With an `owner`, a session of anyone else is NotFound, before its events are read.
         """
-        store = services.store
-        created = False
-        if create:
-            try:
-                record = await store.create_session(session_id=session_id, user_id=user_id)
-                created = True
-            except AlreadyExists:
-                record = await store.get_session(session_id)
-        else:
-            record = await store.get_session(session_id)
-        if owner is not None and record.user_id != owner:
-            raise NotFound(f"session '{session_id}' not found")
-        events = [] if created else await store.list_events(session_id, limit=100_000)
-        floor = await close_cut_off_answers(store, session_id, events) if events else 0
-        last = await services.log.open(session_id, floor=floor)
+        state = await load_state(services.store, session_id, user_id, create=create, owner=owner)
+        events, created = state.events, state.created
+        last = await services.log.open(session_id, floor=state.floor)
         history = history_messages(events)[-services.options.max_history_messages :]
-        return cls(
+        session = cls(
             services,
             session_id=session_id,
-            user_id=record.user_id,
+            user_id=state.record.user_id,
             resumed=not created,
             history=history,
             known=client_message_ids(events),
             last_seq=last,
             active=False,
         )
+        session._loaded = events
+        session._marks = checkpoints(events)
+        return session
 
     # Connections.
 
@@ -177,19 +141,19 @@ class Session:
             await asyncio.shield(self._ending)
         if self.active:
             return
+        store = self._services.store
+        start = NewEvent(
+            session_id=self.session_id,
+            event_type="session_start",
+            metadata={"resumed": not self._fresh, "user_id": self.user_id},
+        )
         if self._fresh:
             self._fresh = False  # created active a moment ago
+            await store.add_event(start)
         else:
-            await self._services.store.reopen_session(self.session_id)
+            await asyncio.gather(store.reopen_session(self.session_id), store.add_event(start))
             self.resumed = True
         self.active = True
-        await self._services.store.add_event(
-            NewEvent(
-                session_id=self.session_id,
-                event_type="session_start",
-                metadata={"resumed": self.resumed, "user_id": self.user_id},
-            )
-        )
 
     async def join(self, subscriber: Subscriber, *, after_seq: int | None) -> None:
         """Send `session.started`, the replay after `after_seq`, then live frames."""
@@ -209,9 +173,11 @@ class Session:
         try:
             if after_seq is not None:
                 for frame in await self._replay(after_seq):
+                    await subscriber.outbox.wait_for_room()
                     subscriber.replay(frame)
         finally:
             subscriber.release()
+            self._loaded = None
 
     def leave(self, subscriber: Subscriber) -> None:
         """A connection has gone; the writer's going may stop the answer and end the session."""
@@ -219,7 +185,7 @@ class Session:
         if subscriber is self.writer:
             self.writer = None
             if subscriber.on_disconnect == "cancel":
-                self._cancel_all()
+                self._answers.cancel_all()
             self._check_idle()
         elif not self._subscribers and not self.active:
             self._idle()
@@ -228,16 +194,12 @@ class Session:
         tail = await self._services.log.tail(self.session_id, after_seq=after_seq)
         if after_seq + 1 >= tail.first_seq:
             return tail.frames
-        events = await self._services.store.list_events(self.session_id, limit=100_000)
-        stored = [
-            frame
-            for event in events
-            if (frame := event_frame(event)) is not None
-            and frame.seq is not None
-            and after_seq < frame.seq < tail.first_seq
-        ]
-        stored.sort(key=lambda frame: frame.seq or 0)
-        return [*stored, *tail.frames]
+        events = self._loaded
+        if events is None:
+            events = await self._services.store.list_events(
+                self.session_id, after_id=read_after(self._marks, after_seq), limit=100_000
+            )
+        return replay_frames(events, tail, after_seq=after_seq)
 
     # Frames from connections.
 
@@ -252,8 +214,7 @@ class Session:
                 ErrorFrame(code="read_only", message="this connection observes; it cannot send")
             )
         elif isinstance(frame, Cancel):
-            if self._current is not None:
-                self._current.cancel()
+            self._answers.cancel_current()
         elif isinstance(frame, UserMessage):
             await self._submit(subscriber, frame)
 
@@ -274,14 +235,14 @@ class Session:
                 ErrorFrame(code="shutting_down", message="the server is shutting down; reconnect")
             )
             return
-        refusal = self._busy_refusal(message)
+        refusal = self._answers.refusal(message.on_busy)
         if refusal is not None:
             subscriber.reply(ErrorFrame(code="busy", message=refusal))
             return
         message_id = f"msg_{uuid.uuid4().hex[:16]}"
         if client_id is not None:
             self._known[client_id] = message_id
-        queued = self._current is not None and message.on_busy == "enqueue"
+        queued = self._answers.busy and message.on_busy == "enqueue"
         echo = await self._publish(
             UserMessageEcho(
                 message_id=message_id,
@@ -291,61 +252,11 @@ class Session:
             )
         )
         assert isinstance(echo, UserMessageEcho)
-        self._place(Answer(self._ctx, echo, self._history), message)
+        self._loaded = None  # from now on the log may trim what the open read
+        self._answers.place(Answer(self._ctx, echo, self._history), message.on_busy)
 
-    def _busy_refusal(self, message: UserMessage) -> str | None:
-        if self._current is None or message.on_busy == "interrupt":
-            return None
-        if message.on_busy == "reject":
-            return "an answer is still streaming; wait, cancel, or send with on_busy"
-        if len(self._queue) >= self._services.queue_limit:
-            return f"{self._services.queue_limit} messages are waiting already"
-        return None
-
-    def _place(self, answer: Answer, message: UserMessage) -> None:
-        current = self._current
-        if current is None:
-            self._current = answer
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-        elif message.on_busy == "interrupt":
-            self._queue.appendleft(answer)
-            current.cancel()
-        else:
-            self._queue.append(answer)
-
-    def _cancel_all(self) -> None:
-        for answer in (self._current, *self._queue):
-            if answer is not None:
-                answer.cancel()
-
-    # Answers.
-
-    async def _work(self) -> None:
-        while (answer := self._current) is not None:
-            if self._last_written is not None:
-                # Keeps the stored order question, answer, question, answer.
-                await asyncio.wait({self._last_written})
-            try:
-                done = await answer.run()
-            except Exception:
-                log.exception("session %s: answer %s failed", self.session_id, answer.message_id)
-            else:
-                self._last_written = answer.written
-                answer.written.add_done_callback(self._trimmer(self._trim_through))
-                self._trim_through = done.seq or 0
-            self._current = self._queue.popleft() if self._queue else None
-        self._worker = None
-        self._check_idle()
-
-    def _trimmer(self, through_seq: int) -> Callable[[asyncio.Future[bool]], None]:
-        # Once an answer is stored, the one before it leaves memory: replay reads it back.
-        def trim(written: asyncio.Future[bool]) -> None:
-            if through_seq and not written.cancelled() and written.result():
-                asyncio.get_running_loop().create_task(
-                    self._services.log.trim(self.session_id, through_seq=through_seq)
-                )
-
-        return trim
+    async def _trim(self, through_seq: int) -> None:
+        await self._services.log.trim(self.session_id, through_seq=through_seq)
 
     async def _publish(self, frame: ConversationFrame) -> ConversationFrame:
         return await self._services.log.append(self.session_id, frame)
@@ -358,16 +269,11 @@ class Session:
     @property
     def answering(self) -> bool:
         """True while an answer runs or waits."""
-        return self._current is not None
+        return self._answers.busy
 
     async def settle(self, timeout: float) -> None:
         """Wait up to `timeout` s for the answers; then cancel them and wait for their done."""
-        worker = self._worker
-        if worker is None:
-            return
-        await asyncio.wait({worker}, timeout=timeout)
-        self._cancel_all()
-        await asyncio.wait({worker})
+        await self._answers.settle(timeout)
 
     async def flush(self, timeout: float) -> None:
         """Send every connection what is queued for it (within `timeout` seconds)."""
@@ -378,7 +284,7 @@ class Session:
     # The end.
 
     def _check_idle(self, *, grace_over: bool = False) -> None:
-        if self.writer is not None or self._current is not None or not self.active:
+        if self.writer is not None or self._answers.busy or not self.active:
             return
         if self._ending is not None or self._grace is not None:
             return
@@ -395,8 +301,9 @@ class Session:
     async def _end(self, reason: str) -> None:
         self.active = False
         try:
-            if self._last_written is not None:
-                await asyncio.wait({self._last_written})
+            written = self._answers.last_written
+            if written is not None:
+                await asyncio.wait({written})
             store = self._services.store
             await store.add_event(
                 NewEvent(
@@ -421,7 +328,7 @@ class Session:
         return self._ending
 
     def _idle(self) -> None:
-        if self.joining or self._subscribers or self.active or self._current is not None:
+        if self.joining or self._subscribers or self.active or self._answers.busy:
             return
         self._stop_listening()
         self.on_idle(self)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, Callable
+from functools import lru_cache
 
 from app.config import Settings
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolSpec
@@ -21,8 +23,11 @@ class LocalProvider:
     model = "local-rules"
     writes_summaries = False
 
-    def __init__(self, *, delay_ms: float = 0.0) -> None:
+    def __init__(
+        self, *, delay_ms: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._delay = delay_ms / 1000
+        self._clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalProvider:
@@ -43,9 +48,10 @@ class LocalProvider:
             yield Finish("tool_calls", usage=_usage(prompt_tokens, arguments))
             return
         text = compose_answer(messages)
+        start = self._clock()
         for index, piece in enumerate(split_words(text)):
             if index:
-                await self._pause(index)
+                await self._pause(index, start)
             yield TextDelta(piece)
         yield Finish("stop", usage=_usage(prompt_tokens, _count_words(text)))
 
@@ -56,15 +62,22 @@ class LocalProvider:
     async def close(self) -> None:
         """Nothing to release."""
 
-    async def _pause(self, index: int) -> None:
+    async def _pause(self, index: int, start: float) -> None:
         if self._delay:
-            await asyncio.sleep(self._delay)
+            # Piece i is due at start + i x delay: late wake-ups do not add up over an answer.
+            await asyncio.sleep(max(0.0, start + index * self._delay - self._clock()))
         elif index % _YIELD_EVERY == 0:
             await asyncio.sleep(0)
 
 
 def _count_words(text: str | None) -> int:
-    return len(text.split()) if text else 0
+    return _words(text) if text else 0
+
+
+@lru_cache(maxsize=8192)
+def _words(text: str) -> int:
+    # History repeats on every call; a string's hash is cached, so a hit costs nothing.
+    return len(text.split())
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:

@@ -1,0 +1,93 @@
+"""A session's stored state at open, and the replay of its stored frames."""
+
+from __future__ import annotations
+
+import bisect
+import sys
+from dataclasses import dataclass
+
+from app.bus.base import Tail
+from app.chat.events import ConversationFrame
+from app.chat.orphans import close_cut_off_answers
+from app.chat.records import event_frame, last_seq
+from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What storage says about a session as it opens in this process."""
+
+    record: SessionRecord
+    created: bool
+    events: list[EventRecord]
+    floor: int
+
+
+async def load_state(
+    store: Store, session_id: str, user_id: str, *, create: bool, owner: str | None = None
+) -> StoredState:
+    """Read (or create) the session; answers a dead process left open are stored first.
+
+    With an `owner` (a signed-in user), anyone else's session is NotFound, nothing read or written.
+    """
+    record, created = await _load_or_create(store, session_id, user_id, create=create)
+    if owner is not None and record.user_id != owner:
+        raise NotFound(f"session '{session_id}' not found")
+    events = [] if created else await store.list_events(session_id, limit=100_000)
+    floor = await close_cut_off_answers(store, session_id, events) if events else 0
+    if floor != last_seq(events):
+        events = await store.list_events(session_id, limit=100_000)
+    return StoredState(record=record, created=created, events=events, floor=floor)
+
+
+async def _load_or_create(
+    store: Store, session_id: str, user_id: str, *, create: bool
+) -> tuple[SessionRecord, bool]:
+    """The stored session (NotFound unless `create`), or a new one; True when created."""
+    try:
+        return await store.get_session(session_id), False
+    except NotFound:
+        if not create:
+            raise
+    try:
+        return await store.create_session(session_id=session_id, user_id=user_id), True
+    except AlreadyExists:  # another process made it a moment ago
+        return await store.get_session(session_id), False
+
+
+def checkpoints(events: list[EventRecord], *, every: int = 64) -> list[tuple[int, int]]:
+    """Every `every`-th event as (highest seq up to it, its id), for reading replays short."""
+    marks: list[tuple[int, int]] = []
+    highest = 0
+    for index, event in enumerate(events, start=1):
+        seq = event.metadata.get("seq")
+        if isinstance(seq, int):
+            highest = max(highest, seq)
+        if index % every == 0:
+            marks.append((highest, event.id))
+    return marks
+
+
+def read_after(marks: list[tuple[int, int]], after_seq: int) -> int:
+    """The event id a replay after `after_seq` can start reading after (0: from the start).
+
+    Every event up to a mark has a seq at most the mark's, so none after `after_seq` is
+    skipped, even when a queued message was numbered before the answer stored ahead of it.
+    """
+    index = bisect.bisect_right(marks, (after_seq, sys.maxsize))
+    return marks[index - 1][1] if index else 0
+
+
+def replay_frames(
+    events: list[EventRecord], tail: Tail, *, after_seq: int
+) -> list[ConversationFrame]:
+    """Stored frames above `after_seq` that the tail no longer holds, then the tail's."""
+    stored = [
+        frame
+        for event in events
+        if (frame := event_frame(event)) is not None
+        and frame.seq is not None
+        and after_seq < frame.seq < tail.first_seq
+    ]
+    stored.sort(key=lambda frame: frame.seq or 0)
+    return [*stored, *tail.frames]

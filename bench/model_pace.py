@@ -1,0 +1,168 @@
+"""Model pace: how many concurrent sessions one server process holds at the model's pace.
+
+The local provider paces its pieces by an absolute schedule (piece i due at start +
+i x LOCAL_LLM_DELAY_MS), so an answer of n pieces should take (n - 1) x delay; whatever
+it takes beyond is the server's (and the machine's) doing. For each C, C sessions connect,
+then all send M messages, one answer at a time; the client is split over K processes so
+that it is not the bottleneck. Prints, per C: whole-answer p50/p99 as a multiple of the
+model's pace, delta frames per answer, and the p99 gap between delta frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import uvloop
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile, print_table  # noqa: E402
+from bench.ws_load import Server  # noqa: E402
+
+_PIECE = re.compile(r"\s*\S+")
+
+
+async def _session(
+    url: str, messages: int, delay: float, go: float, out: list[dict[str, float]]
+) -> None:
+    async with connect(url, max_size=None, ping_interval=None, open_timeout=120) as ws:
+        await ws.recv()
+        await asyncio.sleep(max(0.0, go - time.time()))
+        for m in range(messages):
+            began = time.perf_counter()
+            await ws.send(
+                orjson.dumps({"type": "user.message", "content": f"Tell me about {m}."}).decode()
+            )
+            last = None
+            gaps: list[float] = []
+            frames = 0
+            while True:
+                frame = orjson.loads(await ws.recv())
+                now = time.perf_counter()
+                if frame["type"] == "assistant.delta":
+                    if last is not None:
+                        gaps.append((now - last) * 1000)
+                    last = now
+                    frames += 1
+                elif frame["type"] == "assistant.done":
+                    pace = (len(_PIECE.findall(frame["content"])) - 1) * delay * 1000
+                    out.append(
+                        {
+                            "answer_ms": (now - began) * 1000,
+                            "pace_ms": pace,
+                            "frames": frames,
+                            "max_gap_ms": max(gaps, default=0.0),
+                        }
+                    )
+                    break
+
+
+async def _worker(base: str, sessions: int, messages: int, delay: float, go: float) -> None:
+    out: list[dict[str, float]] = []
+    run = uuid.uuid4().hex[:8]
+    await asyncio.gather(
+        *(
+            _session(f"{base}/ws/session/p{i}-{run}", messages, delay, go, out)
+            for i in range(sessions)
+        )
+    )
+    print(json.dumps(out))
+
+
+def _spawn(
+    base: str, sessions: int, messages: int, delay: float, go: float
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            base,
+            str(sessions),
+            str(messages),
+            str(delay),
+            str(go),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _row(
+    c: int, results: list[dict[str, float]], seconds: float, delay_ms: float
+) -> dict[str, object]:
+    ratios = [r["answer_ms"] / r["pace_ms"] for r in results if r["pace_ms"] > 0]
+    return {
+        "C": c,
+        "answers": len(results),
+        "answer p50 / pace": round(percentile(ratios, 50), 3),
+        "answer p99 / pace": round(percentile(ratios, 99), 3),
+        "within 10 %": percentile(ratios, 99) <= 1.10,
+        "frames/answer": round(sum(r["frames"] for r in results) / len(results), 1),
+        "p99 max gap ms": round(percentile([r["max_gap_ms"] for r in results], 99), 1),
+        "words/s": round(sum(r["pace_ms"] / delay_ms + 1 for r in results) / seconds),
+    }
+
+
+async def main() -> None:
+    """Run each C against one fresh server process and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", "-c", type=int, nargs="+", default=[50, 200, 500, 1000])
+    parser.add_argument("--messages", "-m", type=int, default=3)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
+    parser.add_argument("--flush-ms", type=float, default=25.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    args = parser.parse_args()
+    delay = args.delay_ms / 1000
+    print(
+        f"workload: C sessions x {args.messages} messages, local provider at "
+        f"{args.delay_ms:g} ms per piece (absolute schedule), WS_DELTA_FLUSH_MS={args.flush_ms:g}, "
+        f"SQLite, one server process, {args.clients} client processes, {os.cpu_count()} cores"
+    )
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in args.concurrency:
+            env = {
+                "LLM_PROVIDER": "local",
+                "LOCAL_LLM_DELAY_MS": f"{args.delay_ms:g}",
+                "WS_DELTA_FLUSH_MS": f"{args.flush_ms:g}",
+                "API_KEY": "",
+                "LOG_LEVEL": "warning",
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/pace{c}.db",
+            }
+            server = Server(env, ws="websockets-sansio", loop="uvloop")
+            try:
+                await server.wait_ready()
+                base = f"ws://127.0.0.1:{server.port}"
+                go = time.time() + 5 + c / 200  # every session connected by then
+                share = [c // args.clients + (i < c % args.clients) for i in range(args.clients)]
+                workers = [_spawn(base, n, args.messages, delay, go) for n in share if n]
+                outputs = await asyncio.gather(*(asyncio.to_thread(w.communicate) for w in workers))
+                seconds = time.time() - go
+                results = [r for out, _ in outputs for r in json.loads(out)]
+                rows.append(_row(c, results, seconds, args.delay_ms))
+                print_table("so far", rows[-1:])
+            finally:
+                server.stop()
+    print_table("model pace", rows)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        base, sessions, messages, delay, go = sys.argv[2:7]
+        uvloop.run(_worker(base, int(sessions), int(messages), float(delay), float(go)))
+    else:
+        uvloop.run(main())
