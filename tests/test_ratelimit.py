@@ -137,6 +137,21 @@ async def test_a_user_over_the_limit_gets_rate_limited_and_the_socket_stays(
     assert [e["content"] for e in events if e["event_type"] == "user_message"] == ["one", "two"]
 
 
+async def test_an_observers_refused_messages_do_not_use_up_the_writers_limit(
+    settings: Settings, server_factory: ServerFactory
+) -> None:
+    server = server_factory(settings.model_copy(update={"rate_limit_per_minute": 2}))
+    writer, _ = await open_session(server.url, "rl-obs", user_id="ann")
+    observer, _ = await open_session(server.url, "rl-obs", user_id="ann", mode="observe")
+    for text in ("a", "b", "c"):
+        await send(observer, {"type": "user.message", "content": text})
+        assert (await receive(observer))["code"] == "read_only"
+    for text in ("one", "two"):
+        assert (await ask(writer, text))[-1]["finish_reason"] == "stop"
+    await observer.close()
+    await writer.close()
+
+
 async def test_rest_writes_over_the_limit_get_429_with_retry_after(
     settings: Settings, server_factory: ServerFactory
 ) -> None:
