@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import re
@@ -49,6 +50,7 @@ class Watched:
         self.errors: list[str] = []
         self.frames: list[dict[str, Any]] = []
         self.sockets: list[str] = []
+        self._arrived = asyncio.Event()
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("websocket", self._on_websocket)
@@ -59,10 +61,22 @@ class Watched:
 
     def _on_websocket(self, ws: WebSocket) -> None:
         self.sockets.append(ws.url)
-        ws.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
+        ws.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload: str | bytes) -> None:
+        self.frames.append(json.loads(payload))
+        self._arrived.set()
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [frame for frame in self.frames if frame.get("type") == kind]
+
+    async def nth_of(self, kind: str, count: int, timeout: float = 15) -> dict[str, Any]:
+        """The `count`-th frame of `kind` received, waiting until it has arrived."""
+        async with asyncio.timeout(timeout):
+            while len(self.of_type(kind)) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.of_type(kind)[count - 1]
 
 
 @pytest.fixture(scope="session")
@@ -315,6 +329,7 @@ async def test_the_page_reconnects_to_the_same_session_after_the_server_restarts
     try:
         session_id = await open_chat(page, f"{server.url}/")
         await shot.ask(page, "What time is it?")
+        started = len(watched.of_type("session.started"))
     finally:
         server.stop()
     await expect(page.locator("#conn-status")).to_have_attribute("data-state", "reconnecting")
@@ -325,7 +340,8 @@ async def test_the_page_reconnects_to_the_same_session_after_the_server_restarts
             "data-state", "connected", timeout=15_000
         )
         assert await page.locator("#session-id").input_value() == session_id
-        assert watched.of_type("session.started")[-1]["resumed"] is True
+        # The page may show "connected" before the new session.started frame is read.
+        assert (await watched.nth_of("session.started", started + 1))["resumed"] is True
         await expect(page.locator("#messages .msg.user .text")).to_have_text("What time is it?")
 
 
