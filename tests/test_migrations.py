@@ -22,9 +22,9 @@ from app.store.sql import SqlStore, build_engine
 from app.store.tables import metadata
 from tests.conftest import make_settings, throwaway_database
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "legacy"
 # Made by the app before migrations existed: 3 sessions (legacy-0 ended, with a summary),
-# each with 8 events, ids 1-24 (see tests/data/).
+# each with 8 events, ids 1-24 (see tests/legacy/).
 LEGACY_SQLITE = DATA / "legacy-0.1.0.sqlite3"
 LEGACY_POSTGRES = DATA / "legacy-0.1.0.postgres.sql"
 
