@@ -7,9 +7,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.vocabulary import SESSION_ID_PATTERN as SESSION_ID_PATTERN  # re-exported
 from app.vocabulary import Role as Role  # re-exported: the store speaks this vocabulary
-
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 EventType = Literal[
     "user_message",
