@@ -82,7 +82,9 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
         log=build_log(settings),
         summarizer=app.state.summarizer,
         options=ChatOptions(
-            system_prompt=settings.system_prompt, max_tool_rounds=settings.llm_max_tool_rounds
+            system_prompt=settings.system_prompt,
+            max_tool_rounds=settings.llm_max_tool_rounds,
+            context_tokens=settings.llm_context_tokens,
         ),
         grace_seconds=settings.resume_grace_seconds,
     )
