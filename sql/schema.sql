@@ -48,7 +48,7 @@ create table if not exists public.alembic_version (
     constraint alembic_version_pkc primary key (version_num)
 );
 delete from public.alembic_version;
-insert into public.alembic_version (version_num) values ('0001');
+insert into public.alembic_version (version_num) values ('0002');
 
 -- Row-level security: the app writes with the service role (which bypasses RLS) or as the
 -- tables' owner; through Supabase's Data API a signed-in user may only read their own rows,

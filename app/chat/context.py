@@ -11,7 +11,7 @@ from app.chat.history import (
     Turn,
     after_summary,
     summary_message,
-    truncate_text,
+    tool_message,
     turns_from_events,
 )
 from app.llm.base import Message
@@ -95,8 +95,11 @@ class ContextWindow:
 
     def tool_message(self, message: Message) -> Message:
         """A `tool` message with an oversize result truncated to the budget's share."""
-        content = message.get("content") or ""
-        return {**message, "content": truncate_text(content, self.budget.tool_result_tokens)}
+        return tool_message(
+            message.get("tool_call_id") or "",
+            message.get("content") or "",
+            max_tokens=self.budget.tool_result_tokens,
+        )
 
     def fold_plan(self, *, tools_tokens: int) -> int:
         """How many of the oldest turns a compaction should fold (0: nothing to fold)."""

@@ -49,7 +49,28 @@ def fold_prompt(
 
 
 def local_fold(previous: ContextSummary | None, turns: list[Turn], *, max_tokens: int) -> str:
-    """A deterministic summary with no model: earlier lines, then one line per message folded."""
+    """A deterministic summary with no model: one line per turn, the newest lines kept."""
+    limit = max_tokens * BYTES_PER_TOKEN
     lines = previous.text.splitlines() if previous is not None else []
-    lines += turn_lines(turns, line_chars=_LOCAL_LINE_CHARS)
-    return truncate_text(compact_lines(lines, max_chars=max_tokens * BYTES_PER_TOKEN), max_tokens)
+    lines += [_turn_line(turn) for turn in turns]
+    kept: list[str] = []
+    used = 0
+    for line in reversed(lines):
+        line = shorten(line, limit)
+        if used + len(line) + 1 > limit:
+            break
+        kept.insert(0, line)
+        used += len(line) + 1
+    return truncate_text("\n".join(kept), max_tokens)
+
+
+def _turn_line(turn: Turn) -> str:
+    """One folded turn: what the user said, the tools' results, what the assistant answered."""
+    parts: list[str] = []
+    for message in turn.messages:
+        content = message.get("content")
+        if message["role"] == "tool" and content:
+            parts.append(f"tool result {shorten(content, 60)}")
+        elif content and message["role"] in ("user", "assistant"):
+            parts.append(f"{message['role']}: {shorten(content, 80)}")
+    return shorten("; ".join(parts), _LOCAL_LINE_CHARS)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from app.chat.records import to_json
 from app.llm.base import Message, ToolCallWire
-from app.llm.tokens import BYTES_PER_TOKEN, estimate_message
+from app.llm.tokens import BYTES_PER_TOKEN, JSON_BYTES_PER_TOKEN, estimate_message
 from app.store.base import EventRecord
 
 
@@ -41,9 +41,9 @@ def summary_message(summary: ContextSummary) -> Message:
     return {"role": "system", "content": f"Summary of the earlier conversation:\n{summary.text}"}
 
 
-def truncate_text(text: str, max_tokens: int) -> str:
+def truncate_text(text: str, max_tokens: int, *, per_token: int = BYTES_PER_TOKEN) -> str:
     """`text` cut to about `max_tokens`, with a marker saying how much was left out."""
-    limit = max(0, max_tokens) * BYTES_PER_TOKEN
+    limit = max(0, max_tokens) * per_token
     raw = text.encode("utf-8", "surrogatepass")
     if len(raw) <= limit:
         return text
@@ -54,7 +54,8 @@ def truncate_text(text: str, max_tokens: int) -> str:
 
 def tool_message(call_id: str, content: str, *, max_tokens: int) -> Message:
     """The `tool` message carrying one result's JSON, an oversize one truncated with a marker."""
-    return {"role": "tool", "tool_call_id": call_id, "content": truncate_text(content, max_tokens)}
+    cut = truncate_text(content, max_tokens, per_token=JSON_BYTES_PER_TOKEN)
+    return {"role": "tool", "tool_call_id": call_id, "content": cut}
 
 
 def pair_tool_calls(messages: list[Message]) -> list[Message]:
