@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     )
     local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
     llm_prices: str = ""
+    # The most history one model call carries; older turns are folded into a summary.
+    llm_context_tokens: int = Field(default=16000, ge=256, le=10_000_000)
 
     api_key: SecretStr | None = None
     auth_jwt_secret: SecretStr | None = None

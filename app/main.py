@@ -94,6 +94,7 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
             system_prompt=settings.system_prompt,
             max_tool_rounds=settings.llm_max_tool_rounds,
             prices=settings.price_table,
+            context_tokens=settings.llm_context_tokens,
         ),
         grace_seconds=settings.resume_grace_seconds,
     )

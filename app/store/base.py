@@ -19,6 +19,7 @@ EventType = Literal[
     "session_start",
     "session_end",
     "summary",
+    "context_summary",
 ]
 SessionStatus = Literal["active", "ended"]
 
@@ -143,6 +144,11 @@ class Store(Protocol):
         self, session_id: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[EventRecord]:
         """A session's events in order; NotFound when the session is unknown."""
+
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest `limit` events (below `before_id`, when given) in id order; NotFound."""
 
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""

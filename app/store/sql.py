@@ -246,6 +246,20 @@ class SqlStore:
                 await self._fetch_session(conn, session_id)
             return [_event(row) for row in rows]
 
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest `limit` events below `before_id`, read backwards on the index, in id order."""
+        query = select(session_events).where(session_events.c.session_id == session_id)
+        if before_id is not None:
+            query = query.where(session_events.c.id < before_id)
+        query = query.order_by(session_events.c.id.desc()).limit(limit)
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                await self._fetch_session(conn, session_id)
+            return [_event(row) for row in reversed(rows)]
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
         return await self._update_session(session_id, summary=summary)

@@ -171,6 +171,18 @@ class SupabaseStore:
             await self._require_session(session_id)
         return [_event(row) for row in rows]
 
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest `limit` events below `before_id`, newest first on the wire, in id order."""
+        query = self._table("session_events").select("*").eq("session_id", session_id)
+        if before_id is not None:
+            query = query.lt("id", before_id)
+        rows = await self._rows(query.order("id", desc=True).limit(limit))
+        if not rows:
+            await self._require_session(session_id)
+        return [_event(row) for row in reversed(rows)]
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
         return await self._update(session_id, {"summary": summary})
