@@ -24,6 +24,7 @@ pytest_plugins: list[str] = [
     "tests.servers.openai_sse",
     "tests.servers.postgrest",
     "tests.servers.jwks",
+    "tests.pages",
 ]
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
