@@ -8,7 +8,8 @@ import asyncpg
 import pytest
 
 from app.store.sql import SqlStore
-from tests.conftest import make_settings, throwaway_database
+from tests.conftest import make_settings
+from tools.databases import throwaway_database
 
 SCHEMA = Path(__file__).parents[1] / "sql" / "schema.sql"
 
