@@ -21,12 +21,15 @@ from prometheus_client import (
     Info,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 
 if TYPE_CHECKING:  # only the type: the store reports here too, and must not import the engine
     from app.chat.events import ServerFrame
 
+# The `*_created` series only repeat the start time of each counter; Prometheus has it already.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
