@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from pydantic import SecretStr
 
