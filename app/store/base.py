@@ -150,6 +150,21 @@ class Store(Protocol):
     ) -> list[EventRecord]:
         """The latest `limit` events (below `before_id`, when given) in id order; NotFound."""
 
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """One page of every session's events in id order after `after_id` (a keyset cursor).
+
+        Only those created at or after `since` and before `until`, and of `user_id`'s
+        sessions when given.
+        """
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
 

@@ -260,6 +260,28 @@ class SqlStore:
                 await self._fetch_session(conn, session_id)
             return [_event(row) for row in reversed(rows)]
 
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """Events of every session in id order after `after_id`, in the range, of one user."""
+        query = select(session_events).where(session_events.c.id > after_id)
+        if since is not None:
+            query = query.where(session_events.c.created_at >= since)
+        if until is not None:
+            query = query.where(session_events.c.created_at < until)
+        if user_id is not None:
+            owned = select(sessions.c.session_id).where(sessions.c.user_id == user_id)
+            query = query.where(session_events.c.session_id.in_(owned))
+        async with self._connect() as conn:
+            rows = await conn.execute(query.order_by(session_events.c.id).limit(limit))
+            return [_event(row) for row in rows.mappings()]
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
         return await self._update_session(session_id, summary=summary)

@@ -183,6 +183,54 @@ class SupabaseStore:
             await self._require_session(session_id)
         return [_event(row) for row in reversed(rows)]
 
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """Events in id order after `after_id`, in the range, of one user's sessions if given."""
+        limit = min(limit, _PAGE)
+
+        def page(session_ids: list[str] | None) -> Query:
+            # A fresh builder each time: the client's builders add filters in place.
+            query = self._table("session_events").select("*").gt("id", after_id)
+            if since is not None:
+                query = query.gte("created_at", since.isoformat())
+            if until is not None:
+                query = query.lt("created_at", until.isoformat())
+            if session_ids is not None:
+                query = query.in_("session_id", session_ids)
+            return query.order("id").limit(limit)
+
+        if user_id is None:
+            return [_event(row) for row in await self._rows(page(None))]
+        ids = await self._session_ids_of(user_id)
+        chunks = [ids[i : i + _IDS_PER_REQUEST] for i in range(0, len(ids), _IDS_PER_REQUEST)]
+        # Each chunk's next page, merged: the smallest ids of them all are the next page.
+        pages = await asyncio.gather(*(self._rows(page(chunk)) for chunk in chunks))
+        rows = sorted((row for found in pages for row in found), key=lambda row: int(row["id"]))
+        return [_event(row) for row in rows[:limit]]
+
+    async def _session_ids_of(self, user_id: str) -> list[str]:
+        """Every session id of one user, paged under the server's row cap."""
+        ids: list[str] = []
+        while True:
+            query = (
+                self._table("sessions")
+                .select("session_id")
+                .eq("user_id", user_id)
+                .order("session_id")
+                .range(len(ids), len(ids) + _PAGE - 1)
+            )
+            page = [str(row["session_id"]) for row in await self._rows(query)]
+            ids.extend(page)
+            if len(page) < _PAGE:
+                return ids
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
         return await self._update(session_id, {"summary": summary})
