@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api import auth, events, health, sessions, ws
-from app.api.errors import install_error_handlers
+from app.api.errors import SafeJSONResponse, install_error_handlers
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Streaming model answers over WebSocket, tool calls, stored sessions, summaries.",
         version="0.1.0",
         lifespan=_lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.settings = settings or load_settings()
     redact_tokens_in_server_logs()
