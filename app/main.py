@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from app.api import auth, events, health, sessions, ws
 from app.api.errors import install_error_handlers
 from app.api.limits import BodyLimit
+from app.api.openapi import install_openapi
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or load_settings()
+    install_openapi(app, app.state.settings)
     redact_tokens_in_server_logs()
     install_error_handlers(app)
     # Inside CORS, so a browser can read the 413 too.
