@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from app import metrics
 from app.api import auth, events, health, sessions, ws
 from app.api import metrics as metrics_route
-from app.api.errors import install_error_handlers
+from app.api.errors import SafeJSONResponse, install_error_handlers
 from app.api.limits import BodyLimit
 from app.api.openapi import install_openapi
 from app.auth.authenticator import Authenticator, build_rate_limiter
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Streaming model answers over WebSocket, tool calls, stored sessions, summaries.",
         version="0.1.0",
         lifespan=_lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.settings = settings or load_settings()
     install_openapi(app, app.state.settings)

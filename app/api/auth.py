@@ -18,6 +18,7 @@ from app.chat.events import RateLimitedFrame
 from app.chat.outbox import CLOSE_POLICY
 from app.store.base import Store
 from app.store.scoped import ScopedStore
+from app.validation import text_problem
 
 SUBPROTOCOL = "realtime.v1"
 BEARER_SUBPROTOCOL = "bearer."
@@ -145,7 +146,7 @@ async def open_handshake(
     websocket: WebSocket, *, user_id: str | None, token: str | None
 ) -> Handshake | None:
     """Authenticate a handshake; None when it was refused (and the socket closed)."""
-    if user_id is not None and not 1 <= len(user_id) <= 256:
+    if user_id is not None and (not 1 <= len(user_id) <= 256 or text_problem(user_id) is not None):
         await websocket.close(CLOSE_POLICY, "invalid session_id or user_id")
         return None
     credential, subprotocol = offered_credential(websocket.scope.get("subprotocols", []), token)

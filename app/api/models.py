@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.store.base import EventRecord, EventType, Role, SessionRecord
+from app.validation import Metadata, StorableText
 from app.vocabulary import SESSION_ID_PATTERN
 
 
@@ -21,13 +20,13 @@ class SessionCreate(BaseModel):
     )
 
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
-    user_id: str | None = Field(
+    user_id: StorableText | None = Field(
         default=None,
         min_length=1,
         max_length=256,
         description="The owner: `anonymous` when left out, or the signed-in user.",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class EventCreate(BaseModel):
@@ -50,8 +49,8 @@ class EventCreate(BaseModel):
     session_id: str = Field(pattern=SESSION_ID_PATTERN)
     event_type: EventType
     role: Role | None = None
-    content: str = Field(default="", max_length=1_000_000)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    content: StorableText = Field(default="", max_length=1_000_000)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class SessionOut(SessionRecord):

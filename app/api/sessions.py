@@ -19,6 +19,7 @@ from app.api.deps import SummarizerDep
 from app.api.models import EventOut, SessionCreate, SessionOut
 from app.api.openapi import answers
 from app.store.base import EventRecord, SessionRecord, SessionStatus
+from app.validation import INT64_MAX, StorableText
 from app.vocabulary import SESSION_ID_PATTERN
 
 router = APIRouter(
@@ -60,7 +61,7 @@ async def create_session(
 async def list_sessions(
     store: OwnStoreDep,
     principal: PrincipalDep,
-    user_id: str | None = None,
+    user_id: Annotated[StorableText | None, Query(max_length=256)] = None,
     status: SessionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -81,7 +82,7 @@ async def get_session(session_id: SessionIdPath, store: OwnStoreDep) -> SessionR
 async def list_events(
     session_id: SessionIdPath,
     store: OwnStoreDep,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[EventRecord]:
     """A session's events in order, after `after_id`."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import orjson
 
+from app.validation import text_problem
 from app.vocabulary import ON_BUSY, FinishReason, OnBusy
 
 _CLIENT_MESSAGE_ID_MAX = 128
@@ -176,7 +178,7 @@ def parse_client_frame(text: str, *, max_chars: int) -> ClientFrame | ErrorFrame
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        data = None
+        data = _lenient_json(text)
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         # Plain-text clients: the whole frame is the message.
         return _user_message(text, max_chars=max_chars)
@@ -188,6 +190,17 @@ def parse_client_frame(text: str, *, max_chars: int) -> ClientFrame | ErrorFrame
     if kind == "ping":
         return Ping()
     return ErrorFrame(code="invalid_message", message=f"unknown message type '{kind[:64]}'")
+
+
+def _lenient_json(text: str) -> Any:
+    """JSON that orjson refuses but the standard allows (a lone surrogate escape, say), else None.
+
+    Read, so that such a frame is answered for what it holds instead of being taken as text.
+    """
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _json_user_message(data: dict[str, Any], *, max_chars: int) -> UserMessage | ErrorFrame:
@@ -219,4 +232,8 @@ def _user_message(
             code="message_too_large",
             message=f"the message has {len(content)} characters; at most {max_chars} are accepted",
         )
+    for name, value in (("content", content), ("client_message_id", client_id)):
+        problem = None if value is None else text_problem(value)
+        if problem is not None:
+            return ErrorFrame(code="invalid_message", message=f"'{name}' {problem}")
     return UserMessage(content=content, client_message_id=client_id, on_busy=on_busy)

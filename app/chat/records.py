@@ -16,6 +16,7 @@ from app.chat.events import (
 )
 from app.llm.base import Message
 from app.store.base import EventRecord, NewEvent
+from app.validation import storable_json, storable_text
 from app.vocabulary import FINISH_REASONS, FinishReason
 
 
@@ -64,7 +65,13 @@ def frame_record(
 
 
 def _event(session_id: str, kind: Any, content: str, metadata: dict[str, Any]) -> NewEvent:
-    return NewEvent(session_id=session_id, event_type=kind, content=content, metadata=metadata)
+    # A model or a tool may produce what the database refuses (a NUL, NaN): store it mended.
+    return NewEvent(
+        session_id=session_id,
+        event_type=kind,
+        content=storable_text(content),
+        metadata=storable_json(metadata),
+    )
 
 
 def event_frame(event: EventRecord) -> ConversationFrame | None:
