@@ -20,6 +20,7 @@ PROTECTED = {
     ("get", "/sessions/{session_id}/events"): {"404", "422", "503"},
     ("post", "/sessions/{session_id}/summary"): {"404", "422", "429", "502", "503"},
     ("post", "/events"): {"404", "413", "422", "429", "503"},
+    ("get", "/metrics"): {"403", "503"},
 }
 OPEN = {("get", "/health"): {"503"}, ("get", "/auth/config"): set()}
 

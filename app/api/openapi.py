@@ -25,7 +25,7 @@ class ErrorOut(BaseModel):
 
 DESCRIPTIONS: dict[int, str] = {
     401: "No accepted API key or token (`Authorization: Bearer …`).",
-    403: "A signed-in user named another user.",
+    403: "A signed-in user named another user (or, for /metrics, is not the service).",
     404: "Unknown session (or another user's).",
     409: "The session id is taken.",
     413: "The request body is over 1 MiB.",
@@ -43,6 +43,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "auth", "description": "How a client signs in (API key, users' tokens)."},
     {"name": "sessions", "description": "Conversation sessions: create, list, read, summarise."},
     {"name": "events", "description": "A session's stored messages, tool calls and results."},
+    {"name": "operations", "description": "Running the service: Prometheus metrics."},
     {
         "name": "websocket",
         "description": "The conversation itself runs on the WebSocket `/ws/session/{session_id}` "
