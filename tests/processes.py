@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,14 @@ def env_for(**values: str) -> dict[str, str]:
     return env
 
 
+def _listens(pid: int, port: int) -> bool:
+    # Another process may have taken the free port first: the answer must come from ours.
+    sockets = psutil.Process(pid).net_connections(kind="inet")
+    if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets):
+        return True
+    raise AssertionError(f"port {port} answers, but not from the server started (pid {pid})")
+
+
 @contextmanager
 def serving(
     command: list[str], cwd: Path, **env: str
@@ -46,7 +55,9 @@ def serving(
     try:
         while True:
             try:
-                if httpx.get(f"{base}/health").status_code in (200, 401):
+                if httpx.get(f"{base}/health").status_code in (200, 401) and _listens(
+                    process.pid, port
+                ):
                     break
             except httpx.TransportError:
                 assert process.poll() is None, "the server exited at start-up"
