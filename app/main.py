@@ -21,6 +21,7 @@ from app.api import auth, events, exports, health, sessions, ws
 from app.api import metrics as metrics_route
 from app.api.errors import SafeJSONResponse, install_error_handlers
 from app.api.limits import BodyLimit
+from app.api.openapi import install_openapi
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=SafeJSONResponse,
     )
     app.state.settings = settings or load_settings()
+    install_openapi(app, app.state.settings)
     redact_tokens_in_server_logs()
     install_error_handlers(app)
     # Inside CORS, so a browser can read the 413 too.

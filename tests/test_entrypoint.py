@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -20,51 +17,8 @@ from websockets.exceptions import ConnectionClosed
 
 from app.serving import uvicorn_flags, ws_max_size
 from tests.conftest import make_settings
+from tests.processes import ROOT, env_for, serving
 from tests.wsclient import ask, open_session, receive
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUPABASE_"))}
-    env.update({"LLM_PROVIDER": "local", "API_KEY": "", "LOG_LEVEL": "warning"}, **values)
-    return env
-
-
-@contextmanager
-def serving(
-    command: list[str], cwd: Path, **env: str
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Run a server command on a free port until `/health` answers; kill it afterwards."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [arg.replace("{port}", str(port)) for arg in command],
-        cwd=cwd,
-        env=_env(PORT=str(port), PYTHONPATH=str(ROOT), **env),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base}/health").status_code in (200, 401):
-                    break
-            except httpx.TransportError:
-                assert process.poll() is None, "the server exited at start-up"
-                assert time.monotonic() < deadline, "the server did not start in 60 s"
-                time.sleep(0.1)
-        yield process, base
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -99,7 +53,7 @@ def test_a_malformed_database_url_stops_start_up_naming_the_variable(tmp_path: P
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=tmp_path,
-        env=_env(DATABASE_URL="mysql://nope", PYTHONPATH=str(ROOT)),
+        env=env_for(DATABASE_URL="mysql://nope", PYTHONPATH=str(ROOT)),
         capture_output=True,
         text=True,
         timeout=60,

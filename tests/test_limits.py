@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -17,48 +15,15 @@ from app.api.limits import MAX_BODY_BYTES
 from app.background import BackgroundServer
 from app.config import Settings
 from app.serving import ws_max_size
+from tests.flood import MiB, chunked, padded_event, raw_exchange, request_head
 from tests.wsclient import next_of, open_session, receive, send
-
-CHUNK = 64 * 1024
-
-
-async def _raw_exchange(base_url: str, head: bytes, chunks: int, chunk: bytes) -> tuple[int, int]:
-    """Send a request head, then up to `chunks` body pieces until the server answers.
-
-    Returns the answer's status and how many body bytes had been written when it came.
-    """
-    address = urlsplit(base_url)
-    reader, writer = await asyncio.open_connection(address.hostname, address.port)
-    sent = 0
-    try:
-        writer.write(head)
-        answer = asyncio.ensure_future(reader.readline())
-        for _ in range(chunks):
-            if answer.done():
-                break
-            writer.write(chunk)
-            sent += len(chunk)
-            # The server stops reading once it refused: a full socket buffer is an answer too.
-            drained = asyncio.ensure_future(writer.drain())
-            await asyncio.wait({answer, drained}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
-            drained.cancel()
-        status_line = await asyncio.wait_for(answer, 10)
-        return int(status_line.split()[1]), sent
-    finally:
-        writer.close()
-
-
-def _head(path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: test", "Content-Type: application/json"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 async def test_a_declared_body_over_1_mib_is_refused_with_413_before_it_is_read(
     live_server: BackgroundServer,
 ) -> None:
-    head = _head("/events", {"Content-Length": str(100 * 1024 * 1024)})
-    status, sent = await _raw_exchange(live_server.url, head, chunks=0, chunk=b"")
+    head = request_head("/events", {"Content-Length": str(100 * MiB)})
+    status, sent = await raw_exchange(live_server.url, head, [])
     assert (status, sent) == (413, 0)
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         answer = await http.post("/sessions", content=b"{" + b" " * MAX_BODY_BYTES + b"}")
@@ -70,9 +35,8 @@ async def test_a_declared_body_over_1_mib_is_refused_with_413_before_it_is_read(
 async def test_a_chunked_body_over_1_mib_is_refused_with_413_as_it_streams(
     live_server: BackgroundServer, path: str
 ) -> None:
-    head = _head(path, {"Transfer-Encoding": "chunked"})
-    piece = b"%x\r\n%s\r\n" % (CHUNK, b" " * CHUNK)
-    status, sent = await _raw_exchange(live_server.url, head, chunks=1600, chunk=piece)
+    head = request_head(path, {"Transfer-Encoding": "chunked"})
+    status, sent = await raw_exchange(live_server.url, head, chunked(padded_event("s1", 100 * MiB)))
     assert status == 413
     # Refused as soon as the body crossed 1 MiB, not after the 100 MiB on offer.
     assert sent < 8 * MAX_BODY_BYTES

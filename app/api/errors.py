@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from app.llm.base import LLMError
 from app.store.base import AlreadyExists, InvalidValue, NotFound, StoreError, Unavailable
@@ -66,8 +68,21 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [_problem(error) for error in errors]}, status_code=422)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # FastAPI answers a body that is not UTF-8 (json.loads raises UnicodeDecodeError, not a
+    # JSONDecodeError) with 400; the contract says a malformed body is 422, like bad JSON.
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(
+        exc.__cause__, UnicodeDecodeError
+    ):
+        error = {"type": "json_invalid", "loc": ["body"], "msg": "the body is not UTF-8 JSON"}
+        return await _invalid_request(request, RequestValidationError([error]))
+    return await http_exception_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers for bad requests and the store's and providers' error trees."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreError, _handle)
     app.add_exception_handler(LLMError, _handle)
+    app.add_exception_handler(HTTPException, _http_error)

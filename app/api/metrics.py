@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from app import metrics
 from app.api.auth import PrincipalDep
+from app.api.openapi import answers
 
 
 def service_only(principal: PrincipalDep) -> None:
@@ -23,8 +24,8 @@ router = APIRouter(tags=["operations"])
     dependencies=[Depends(service_only)],
     responses={
         200: {"content": {metrics.CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."},
-        401: {"description": "API_KEY is set and was not sent."},
-        403: {"description": "A user's own token: metrics are the service's."},
+        # 401 is added to the document when API_KEY is set (app/api/openapi.py).
+        **answers(403, 503),
     },
 )
 async def read_metrics() -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
@@ -17,24 +17,33 @@ from app.api.auth import (
 )
 from app.api.deps import SummarizerDep
 from app.api.models import EventOut, SessionCreate, SessionOut
+from app.api.openapi import answers
 from app.store.base import EventRecord, SessionRecord, SessionStatus
 from app.validation import INT64_MAX, StorableText
 from app.vocabulary import SESSION_ID_PATTERN
 
-router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(current_principal)])
+router = APIRouter(
+    prefix="/sessions",
+    tags=["sessions"],
+    dependencies=[Depends(current_principal)],
+    responses=answers(503),
+)
 
 SessionIdPath = Annotated[
-    str, Path(pattern=SESSION_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ - . :")
+    str,
+    Path(
+        pattern=SESSION_ID_PATTERN,
+        description="1-128 of A-Z a-z 0-9 _ - . :",
+        examples=["demo-1"],
+    ),
 ]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown session."}}
-_WRITE: dict[int | str, dict[str, Any]] = {429: {"description": "Over RATE_LIMIT_PER_MINUTE."}}
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionOut,
-    responses={409: {"description": "Id taken."}, 403: {"description": "Another user."}, **_WRITE},
+    responses=answers(403, 409, 413, 429),
     dependencies=[Depends(count_write)],
 )
 async def create_session(
@@ -48,7 +57,7 @@ async def create_session(
     )
 
 
-@router.get("", response_model=list[SessionOut])
+@router.get("", response_model=list[SessionOut], responses=answers(403))
 async def list_sessions(
     store: OwnStoreDep,
     principal: PrincipalDep,
@@ -63,13 +72,13 @@ async def list_sessions(
     )
 
 
-@router.get("/{session_id}", response_model=SessionOut, responses=_NOT_FOUND)
+@router.get("/{session_id}", response_model=SessionOut, responses=answers(404))
 async def get_session(session_id: SessionIdPath, store: OwnStoreDep) -> SessionRecord:
     """One session."""
     return await store.get_session(session_id)
 
 
-@router.get("/{session_id}/events", response_model=list[EventOut], responses=_NOT_FOUND)
+@router.get("/{session_id}/events", response_model=list[EventOut], responses=answers(404))
 async def list_events(
     session_id: SessionIdPath,
     store: OwnStoreDep,
@@ -83,7 +92,7 @@ async def list_events(
 @router.post(
     "/{session_id}/summary",
     response_model=SessionOut,
-    responses={**_NOT_FOUND, **_WRITE},
+    responses=answers(404, 429, 502),
     dependencies=[Depends(count_write)],
 )
 async def rebuild_summary(
@@ -97,7 +106,7 @@ async def rebuild_summary(
 @router.delete(
     "/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**_NOT_FOUND, **_WRITE},
+    responses=answers(404, 429),
     dependencies=[Depends(count_write)],
 )
 async def delete_session(session_id: SessionIdPath, store: OwnStoreDep) -> Response:
