@@ -10,11 +10,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from app.chat.durable import DurableWriter
-from app.chat.events import AssistantDone, ConversationFrame, ErrorFrame, UserMessageEcho
+from app.chat.events import (
+    AssistantDelta,
+    AssistantDone,
+    ConversationFrame,
+    ErrorFrame,
+    UserMessageEcho,
+)
 from app.chat.records import frame_record
 from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
+from app.llm.coalesce import coalesce
 from app.store.base import EventRecord, Store, StoreError
 from app.vocabulary import FinishReason
 
@@ -154,8 +161,9 @@ class Answer:
     async def _stream(
         self, messages: list[Message], tools: list[ToolSpec]
     ) -> AsyncIterator[ConversationFrame]:
-        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream.
-        async with aclosing(self._ctx.provider.stream(messages, tools)) as stream:
+        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream;
+        # pieces the model gave while the last frame went out leave as one.
+        async with aclosing(coalesce(self._ctx.provider.stream(messages, tools))) as stream:
             async for item in stream:
                 frame = self._state.handle(item)
                 if frame is not None:
@@ -171,6 +179,8 @@ class Answer:
 
     async def _publish_and_store(self, frame: ConversationFrame) -> None:
         numbered = await self._ctx.publish(frame)
+        if isinstance(numbered, AssistantDelta):
+            return  # not stored: the answer's done carries the whole text
         record = frame_record(self._ctx.session_id, numbered)
         if record is not None:
             await self._ctx.writer.write(record)
