@@ -24,7 +24,7 @@ from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
-from app.lifecycle import drain_before_signals, drain_from_thread
+from app.lifecycle import drain_before_signals, drain_from_thread, settle_heap
 from app.llm import build_provider
 from app.logs import redact_tokens_in_server_logs
 from app.store import build_store
@@ -60,6 +60,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop(), drain, settings.shutdown_drain_seconds + 10
     )
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
+    settle_heap(settings.gc_young_threshold)
     try:
         yield
     finally:
