@@ -70,6 +70,7 @@ class Answer:
         self._state = TurnState(question.message_id)
         self._cancel_reason: FinishReason | None = None
         self._model: asyncio.Task[None] | None = None
+        self._stored_question: asyncio.Future[EventRecord] | None = None
         self.written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def cancel(self, reason: FinishReason = "cancelled") -> None:
@@ -79,12 +80,19 @@ class Answer:
         if self._model is not None:
             self._model.cancel()
 
+    def store_question(self) -> None:
+        """Start storing the question now: one waiting its turn is kept if the process dies."""
+        if self._stored_question is None:
+            record = frame_record(self._ctx.session_id, self.question)
+            assert record is not None
+            self._stored_question = asyncio.ensure_future(self._ctx.store.add_event(record))
+
     async def run(self) -> AssistantDone:
         """Store the question, stream the answer, publish its done, start storing it."""
         ctx = self._ctx
-        record = frame_record(ctx.session_id, self.question)
-        assert record is not None
-        stored_question = asyncio.ensure_future(ctx.store.add_event(record))
+        self.store_question()
+        stored_question = self._stored_question
+        assert stored_question is not None
         self._history.append({"role": "user", "content": self.question.content})
         reason = self._cancel_reason
         if reason is None:

@@ -151,12 +151,30 @@ _HISTORY_ROLES = {"user_message": "user", "assistant_message": "assistant"}
 
 
 def history_messages(events: list[EventRecord]) -> list[Message]:
-    """The stored user and assistant messages as model history (tool traffic is in the answers)."""
+    """The stored user and assistant messages as model history (tool traffic is in the answers).
+
+    Each answer follows its own question: a message queued behind an answer is stored
+    when it arrives, before the answer it waited for.
+    """
+    asked = {
+        e.metadata.get("message_id") for e in events if _HISTORY_ROLES.get(e.event_type) == "user"
+    }
+    answers = {
+        mid: e
+        for e in events
+        if _HISTORY_ROLES.get(e.event_type) == "assistant"
+        and (mid := e.metadata.get("message_id")) in asked
+        and mid is not None
+    }
+    paired = {e.id for e in answers.values()}
     messages: list[Message] = []
     for event in events:
         role = _HISTORY_ROLES.get(event.event_type)
         if role == "user":
             messages.append({"role": "user", "content": event.content})
-        elif role == "assistant" and event.content:
-            messages.append({"role": "assistant", "content": event.content})
+            answer = answers.get(event.metadata.get("message_id"))
+            if answer is not None and answer.content:
+                messages.append({"role": "assistant", "content": answer.content})
+        elif role == "assistant" and event.content and event.id not in paired:
+            messages.append({"role": "assistant", "content": event.content})  # older rows
     return messages
