@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -70,3 +71,24 @@ def drain_from_thread(
         future.result(timeout)
 
     return run
+
+
+_frozen = False
+
+
+def settle_heap(young_threshold: int) -> None:
+    """Once start-up is done: keep what it built out of the collector's scans, scan less often.
+
+    Start-up leaves some 120,000 objects (modules, functions, types) that never become
+    garbage, and every full collection scanned them all: under load the collector took
+    a third of the server's time, each full pass a pause of over 100 ms. Frozen once per
+    process (a test process starts many apps). 0 keeps Python's defaults.
+    """
+    global _frozen
+    if young_threshold <= 0:
+        return
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(young_threshold, middle, old)

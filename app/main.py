@@ -31,7 +31,7 @@ from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
 from app.config import Settings, load_settings
-from app.lifecycle import drain_before_signals, drain_from_thread
+from app.lifecycle import drain_before_signals, drain_from_thread, settle_heap
 from app.llm import build_provider
 from app.logs import redact_tokens_in_server_logs
 from app.store import build_store
@@ -70,6 +70,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.describe_service(
         version=app.version, storage=store.name, llm=provider.name, model=provider.model
     )
+    settle_heap(settings.gc_young_threshold)
     try:
         yield
     finally:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.bus.memory import MemoryLog
-from app.chat.events import AssistantDelta, ConversationFrame
+from app.chat.events import AssistantDelta, AssistantDone, ConversationFrame, UserMessageEcho
 
 
 def _delta(text: str) -> AssistantDelta:
@@ -66,3 +66,20 @@ def test_seq_strictly_increases_whatever_is_appended_or_trimmed(steps: list[str]
 
     seqs = asyncio.run(run())
     assert all(b > a for a, b in zip(seqs, seqs[1:], strict=False))
+
+
+async def test_tail_gives_back_each_held_frame_as_appended_from_any_seq() -> None:
+    log = MemoryLog()
+    appended = [
+        await log.append("s", AssistantDelta(message_id="m1", delta="a")),
+        await log.append("s", AssistantDelta(message_id="m1", delta="b")),
+        await log.append("s", UserMessageEcho(message_id="m2", content="next", queued=True)),
+        await log.append("s", AssistantDelta(message_id="m1", delta="c")),
+        await log.append("s", AssistantDone(message_id="m1", content="abc", finish_reason="stop")),
+        await log.append("s", AssistantDelta(message_id="m2", delta="d")),
+    ]
+    for after in range(len(appended) + 1):
+        assert (await log.tail("s", after_seq=after)).frames == appended[after:]
+    await log.trim("s", through_seq=1)  # inside a run of deltas
+    tail = await log.tail("s", after_seq=0)
+    assert tail.first_seq == 2 and tail.frames == appended[1:]

@@ -13,12 +13,19 @@ from app import metrics
 from app.chat.compaction import Compactor
 from app.chat.context import ContextWindow
 from app.chat.durable import DurableWriter
-from app.chat.events import AssistantDone, ConversationFrame, ErrorFrame, UserMessageEcho
+from app.chat.events import (
+    AssistantDelta,
+    AssistantDone,
+    ConversationFrame,
+    ErrorFrame,
+    UserMessageEcho,
+)
 from app.chat.history import Turn, pair_tool_calls
 from app.chat.records import frame_record
 from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
+from app.llm.coalesce import coalesce
 from app.llm.tokens import estimate_tools
 from app.pricing import ModelPrice, answer_cost
 from app.store.base import EventRecord, InvalidValue, Store, StoreError
@@ -69,6 +76,7 @@ class Answer:
         self._state = TurnState(question.message_id)
         self._cancel_reason: FinishReason | None = None
         self._model: asyncio.Task[None] | None = None
+        self._stored_question: asyncio.Future[EventRecord] | None = None
         self.written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def cancel(self, reason: FinishReason = "cancelled") -> None:
@@ -78,12 +86,19 @@ class Answer:
         if self._model is not None:
             self._model.cancel()
 
+    def store_question(self) -> None:
+        """Start storing the question now: one waiting its turn is kept if the process dies."""
+        if self._stored_question is None:
+            record = frame_record(self._ctx.session_id, self.question)
+            assert record is not None
+            self._stored_question = asyncio.ensure_future(self._ctx.store.add_event(record))
+
     async def run(self) -> AssistantDone:
         """Store the question, stream the answer, publish its done, start storing it."""
         ctx = self._ctx
-        record = frame_record(ctx.session_id, self.question)
-        assert record is not None
-        stored_question = asyncio.ensure_future(ctx.store.add_event(record))
+        self.store_question()
+        stored_question = self._stored_question
+        assert stored_question is not None
         turn = self._turn = ctx.window.begin(self.message_id, self.question.content)
         stored_question.add_done_callback(_note_first_id(turn))
         reason = self._cancel_reason
@@ -192,8 +207,9 @@ class Answer:
     async def _stream(
         self, messages: list[Message], tools: list[ToolSpec]
     ) -> AsyncIterator[ConversationFrame]:
-        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream.
-        async with aclosing(self._ctx.provider.stream(messages, tools)) as stream:
+        # Closed at once on any exit, so a cancelled answer stops the model's HTTP stream;
+        # pieces the model gave while the last frame went out leave as one.
+        async with aclosing(coalesce(self._ctx.provider.stream(messages, tools))) as stream:
             async for item in stream:
                 frame = self._state.handle(item)
                 if frame is not None:
@@ -211,6 +227,8 @@ class Answer:
 
     async def _publish_and_store(self, frame: ConversationFrame) -> None:
         numbered = await self._ctx.publish(frame)
+        if isinstance(numbered, AssistantDelta):
+            return  # not stored: the answer's done carries the whole text
         record = frame_record(self._ctx.session_id, numbered)
         if record is not None:
             await self._ctx.writer.write(record)

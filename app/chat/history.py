@@ -133,6 +133,18 @@ class _TurnBuilder:
         return self._turns
 
     def _current(self, event: EventRecord) -> Turn:
+        # An answer goes to its own question's turn: a question queued behind an answer is
+        # stored when it arrives, before the answer it waited for.
+        message_id = event.metadata.get("message_id")
+        if isinstance(message_id, str):
+            for turn in reversed(self._turns):
+                if turn.message_id == message_id:
+                    return turn
+            if self._turns and self._turns[-1].message_id is not None:
+                # Its question is older than what was read: a turn of its own, before the rest.
+                orphan = Turn(message_id=message_id, first_event_id=event.id)
+                self._turns.insert(0, orphan)
+                return orphan
         if not self._turns:  # traffic whose question is older than what was read
             self._turns.append(Turn(message_id=None, first_event_id=event.id))
         return self._turns[-1]

@@ -277,7 +277,9 @@ class Session:
         )
         assert isinstance(echo, UserMessageEcho)
         self._loaded = None  # from now on the log may trim what the open read
-        self._answers.place(Answer(self._ctx, echo), message.on_busy)
+        answer = Answer(self._ctx, echo)
+        answer.store_question()  # at once, not when its turn comes: a queued one survives a crash
+        self._answers.place(answer, message.on_busy)
 
     async def _trim(self, through_seq: int) -> None:
         await self._services.log.trim(self.session_id, through_seq=through_seq)

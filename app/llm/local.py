@@ -51,7 +51,7 @@ class LocalProvider:
         text = compose_answer(messages)
         start = self._clock()
         for index, piece in enumerate(split_words(text)):
-            if index:
+            if index and (self._delay or index % _YIELD_EVERY == 0):
                 await self._pause(index, start)
             yield TextDelta(piece)
         yield Finish("stop", usage=_usage(prompt_tokens, estimate_text(text)))
@@ -67,7 +67,7 @@ class LocalProvider:
         if self._delay:
             # Piece i is due at start + i x delay: late wake-ups do not add up over an answer.
             await asyncio.sleep(max(0.0, start + index * self._delay - self._clock()))
-        elif index % _YIELD_EVERY == 0:
+        else:
             await asyncio.sleep(0)
 
 
