@@ -231,3 +231,87 @@ async def test_a_message_without_an_echo_is_sent_again_and_answered_once(
     stored = await stored_events(server_url, session_id)
     kinds = [event["event_type"] for event in stored]
     assert kinds.count("user_message") == 1 and kinds.count("assistant_message") == 1
+
+
+class DroppingRoute:
+    """Passes the page's socket through to the real server; the first connection is dropped (both
+    ends) right after the page got its `after`-th conversation frame. Playwright's WebSocket
+    routing places the drop exactly; a TCP cut cannot."""
+
+    def __init__(self, *, after: int) -> None:
+        self.after = after
+        self.connections = 0
+        self.shown: list[dict[str, Any]] = []
+
+    async def __call__(self, ws: WebSocketRoute) -> None:
+        self.connections += 1
+        lossy = self.connections == 1
+        passed = 0
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            nonlocal passed
+            if lossy and passed >= self.after:
+                return
+            frame = json.loads(message)
+            self.shown.append(frame)
+            ws.send(message)
+            if lossy and "seq" in frame:
+                passed += 1
+                if passed == self.after:
+                    asyncio.get_running_loop().create_task(LosingRoute._drop(ws, server))
+
+        ws.on_message(server.send)
+        server.on_message(from_server)
+
+
+# An answer has at least five: user.message, tool.call, tool.result, a delta, done.
+@pytest.mark.parametrize("after", [1, 2, 3, 4, 5])
+async def test_a_drop_after_any_frame_of_an_answer_loses_and_repeats_nothing(
+    watched: Watched, server_url: str, after: int
+) -> None:
+    page = watched.page
+    route = DroppingRoute(after=after)
+    await page.route_web_socket(re.compile(r"/ws/session/"), route)
+    await open_chat(page, f"{server_url}/")
+    await send(page, "What time is it?")
+
+    answer = page.locator("#messages .msg.assistant")
+    await expect(answer.locator(".finish")).to_have_count(0)
+    await expect(page.locator("#messages .msg.assistant:not(.streaming)")).to_have_count(1)
+    assert route.connections == 2
+    seqs = [frame["seq"] for frame in route.shown if "seq" in frame]
+    assert seqs == sorted(set(seqs)), "a frame came twice or out of order"
+    [done] = [frame for frame in route.shown if frame["type"] == "assistant.done"]
+    deltas = "".join(frame["delta"] for frame in route.shown if frame["type"] == "assistant.delta")
+    # An answer that ended while the page was away comes back as its done (deltas may be left out).
+    assert done["content"].startswith(deltas) and done["finish_reason"] == "stop"
+    await expect(answer.locator(".text")).to_have_text(done["content"])
+    await expect(page.locator("#messages .tool-card")).to_have_count(1)
+    await expect(page.locator("#messages .tool-card .result")).not_to_have_text("running…")
+    await expect(page.locator("#messages .msg.user")).to_have_count(1)
+
+
+async def test_past_ten_waiting_messages_the_next_is_marked_not_sent(
+    watched: Watched, server_factory: ServerFactory, tmp_path: Path, openai_server: OpenAIStandIn
+) -> None:
+    openai_server.answer_slowly(WORD, count=500, interval=0.02)
+    page = watched.page
+    await open_chat(page, start_openai_server(server_factory, tmp_path, openai_server) + "/")
+    await send(page, "First")
+    await expect(page.locator("#messages .msg.assistant.streaming")).to_be_visible()
+    for n in range(11):
+        await send(page, f"Later {n}")
+    refused = page.locator("#messages .msg.user.refused")
+    await expect(refused.locator(".text")).to_have_text("Later 10")
+    await expect(refused.locator(".wait-mark")).to_have_text("not sent: busy")
+    await expect(page.locator("#messages .msg.user.waiting")).to_have_count(10)
+    await expect(page.locator("#messages .msg.error .code")).to_have_text("busy")
+    await page.locator("#stop").click()
+    # The stopped answer ends; the waiting messages are answered next, in order.
+    await expect(page.locator("#messages .msg.user.waiting")).to_have_count(0)
+    answers = page.locator("#messages .msg.assistant:not(.streaming)")
+    await expect(answers).to_have_count(11)
+    await expect(answers.first.locator(".finish")).to_have_text("stopped (cancelled)")
+    users = page.locator("#messages .msg.user:not(.refused) .text")
+    await expect(users).to_have_text(["First", *(f"Later {n}" for n in range(10))])
