@@ -113,6 +113,8 @@ async def _run(url: str | None, out: Path) -> None:
 
 async def _capture_on_own_server(page: Page, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
+    from pydantic import SecretStr
+
     from app.background import BackgroundServer
     from app.config import Settings
     from tests.servers.openai_sse import OpenAIStandIn, split_evenly
@@ -127,10 +129,10 @@ async def _capture_on_own_server(page: Page, out: Path) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
-                _env_file=None,  # type: ignore[call-arg]
+                _env_file=None,
                 llm_provider="openai",
                 openai_base_url=model.base_url,
-                openai_api_key="sk-stand-in",
+                openai_api_key=SecretStr("sk-stand-in"),
                 llm_model="stand-in-model",
                 api_key=None,
                 database_url=f"sqlite+aiosqlite:///{tmp}/screenshot.db",

@@ -9,10 +9,12 @@ import { ChatSocket, sessionUrl } from "./js/socket.js";
 const USER_STORAGE = "realtime.userId";
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const CLOSE_ALREADY_CONNECTED = 4409;
+const CLOSE_TAKEN_OVER = 4410;
 const CLOSE_UNKNOWN_SESSION = 4404;
 const STATE_TEXT = {
   connecting: "Connecting…",
   connected: "Connected",
+  observing: "Watching (read-only)",
   reconnecting: "Reconnecting",
   closed: "Closed",
 };
@@ -33,19 +35,34 @@ const ui = {
   send: $("send"),
   stop: $("stop"),
   typing: $("typing"),
+  observerBar: $("observer-bar"),
+  takeOver: $("take-over"),
 };
 
-// False while connecting or loading a resumed transcript: a message sent then would be lost.
+// False until the session has started on this connection: a message sent before would be lost.
 let ready = false;
+// How the next connection asks to join (`write`, `observe`, `takeover`), and how this one did.
+let joinAs = "write";
+let joinedAs = "write";
 
 const chat = new ChatLog({
   log: $("messages"),
   announcer: $("announcer"),
   onStreaming: updateControls,
+  newId: newSessionId,
 });
 
 const socket = new ChatSocket({
-  urlFor: (id) => sessionUrl(id, { user_id: userIdParam(), token: queryToken(apiKey()) }),
+  // Each (re)connection asks for what followed the last frame shown, and lets an answer
+  // outlive a dropped socket, so a reconnect shows it completing.
+  urlFor: (id) =>
+    sessionUrl(id, {
+      user_id: userIdParam(),
+      token: queryToken(apiKey()),
+      after_seq: String(chat.lastSeq),
+      mode: joinAs === "write" ? null : joinAs,
+      on_disconnect: "continue",
+    }),
   protocolsFor: () => socketProtocols(apiKey()),
   onFrame,
   onState: showState,
@@ -84,6 +101,7 @@ function connectTo(sessionId) {
   if (socket.isOpen && socket.sessionId === sessionId) return;
   if (socket.sessionId && socket.sessionId !== sessionId) sessions.pollAfterEnd();
   chat.clear();
+  joinAs = "write";
   ui.sessionId.value = sessionId;
   const url = new URL(location.href);
   url.searchParams.set("session", sessionId);
@@ -99,7 +117,12 @@ async function onFrame(frame) {
     return;
   }
   sessions.refresh();
-  if (frame.resumed && frame.history > 0) {
+  joinedAs = frame.mode;
+  if (joinedAs === "write") joinAs = "write";
+  ui.observerBar.hidden = joinedAs !== "observe";
+  showState({ state: "connected" });
+  // Messages stored before sequence numbers existed cannot be replayed: read them instead.
+  if (frame.resumed && frame.history > 0 && frame.last_seq === 0 && chat.lastSeq === 0) {
     try {
       chat.showTranscript(await listEvents(frame.session_id));
     } catch {
@@ -107,27 +130,36 @@ async function onFrame(frame) {
     }
   }
   ready = true;
+  // A message the server never acknowledged goes again: its client_message_id makes it count once.
+  if (joinedAs === "write") for (const unsent of chat.unacknowledged()) socket.send(unsent);
   updateControls();
 }
 
 async function decideOnClose({ code, opened }) {
   ready = false;
-  chat.interrupted();
   if (opened) sessions.pollAfterEnd();
-  if (code === CLOSE_ALREADY_CONNECTED) {
+  if (code === CLOSE_ALREADY_CONNECTED || code === CLOSE_TAKEN_OVER) {
+    joinAs = "observe";
     chat.notice(
-      "This session is already open in another tab or window, so this page stopped connecting. " +
-        "Close it there and press Connect, or start a new session.",
+      code === CLOSE_TAKEN_OVER
+        ? "Another tab or window took this session over: this page now watches it."
+        : "This session is open in another tab or window: this page watches it (read-only).",
       "warn",
     );
-    return "stop";
+    return "now";
   }
+  // Whatever was answering will not finish on this page any more.
+  const decision = await decideRetry(code, opened);
+  if (decision === "stop") chat.interrupted();
+  return decision;
+}
+
+async function decideRetry(code, opened) {
   if (code === CLOSE_UNKNOWN_SESSION) {
     chat.notice("That session was not found. Start a new session.", "warn");
     return "stop";
   }
-  if (!opened) return handshakeFailed();
-  return "retry";
+  return opened ? "retry" : handshakeFailed();
 }
 
 /** A refused handshake looks like a network error here; REST tells whether a key is missing. */
@@ -146,10 +178,10 @@ function stopForKey() {
   return "stop";
 }
 
-function showState({ state, seconds, code }) {
-  ui.status.dataset.state = state;
-  ui.statusLabel.textContent =
-    code === CLOSE_ALREADY_CONNECTED ? "Closed: open elsewhere" : STATE_TEXT[state];
+function showState({ state, seconds }) {
+  const shown = state === "connected" && joinedAs === "observe" ? "observing" : state;
+  ui.status.dataset.state = shown;
+  ui.statusLabel.textContent = STATE_TEXT[shown];
   ui.countdown.textContent = state === "reconnecting" ? ` in ${Math.max(seconds, 0)}s` : "";
   if (state !== "connected") ready = false;
   updateControls();
@@ -157,8 +189,10 @@ function showState({ state, seconds, code }) {
 
 function updateControls() {
   const streaming = chat.streaming;
-  ui.send.disabled = !(ready && socket.isOpen) || streaming;
-  ui.stop.disabled = !(streaming && socket.isOpen);
+  const writing = ready && socket.isOpen && joinedAs === "write";
+  // While an answer streams, a message sent waits its turn (`on_busy: enqueue`).
+  ui.send.disabled = !writing;
+  ui.stop.disabled = !(streaming && writing);
   ui.typing.hidden = !streaming;
   // Keyboard users on Stop would otherwise be left on a disabled button.
   if (ui.stop.disabled && document.activeElement === ui.stop) ui.message.focus();
@@ -167,8 +201,7 @@ function updateControls() {
 function sendMessage() {
   const text = ui.message.value;
   if (!text.trim() || ui.send.disabled) return;
-  if (!socket.send({ type: "user.message", content: text })) return;
-  chat.userMessage(text);
+  socket.send(chat.userMessage(text));
   ui.message.value = "";
 }
 
@@ -185,6 +218,13 @@ ui.message.addEventListener("keydown", (event) => {
 });
 
 ui.stop.addEventListener("click", () => socket.send({ type: "cancel" }));
+
+ui.takeOver.addEventListener("click", () => {
+  // The log so far stays; the new connection replays what followed it.
+  joinAs = "takeover";
+  socket.connect(socket.sessionId);
+  ui.message.focus();
+});
 
 ui.sessionForm.addEventListener("submit", (event) => {
   event.preventDefault();

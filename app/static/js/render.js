@@ -57,8 +57,9 @@ export function finishBubble(bubble, finishReason) {
   bubble.classList.remove("streaming");
   bubble.removeAttribute("aria-busy");
   bubble.querySelector(".finish")?.remove();
-  const text = bubble.querySelector(".text");
-  if (!text.textContent) text.replaceChildren(el("em", { className: "empty", text: "(no answer)" }));
+  if (!answerSource(bubble)) {
+    bubble.querySelector(".text").replaceChildren(el("em", { className: "empty", text: "(no answer)" }));
+  }
   if (finishReason && finishReason !== "stop") {
     const label = FINISH_LABELS[finishReason] ?? finishReason;
     bubble.append(el("span", { className: `finish finish-${finishReason}`, text: label }));
