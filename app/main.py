@@ -82,6 +82,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.rate_limiter.close()
         await provider.close()
         await store.close()
+        metrics.process_stopped()
 
 
 def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> SessionServices:

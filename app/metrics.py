@@ -3,11 +3,15 @@
 Metrics are per process, like its log lines: they live in one registry of this module, and
 the engine reports to it from the points where the facts already exist (the frames a
 session publishes or replies, an answer's timings, a store batch, a connection's life).
-With several processes each `/metrics` answers for its own process; Prometheus sums them.
+Separate servers each answer `/metrics` for themselves; Prometheus sums them. Workers of one
+server (one address) share PROMETHEUS_MULTIPROC_DIR, prometheus-client's multiprocess mode,
+so whichever worker answers gives the sum of them all.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,11 +22,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 
 from app.vocabulary import FINISH_REASONS
@@ -32,9 +36,13 @@ if TYPE_CHECKING:  # only the type: the store reports here too, and must not imp
 
 # The `*_created` series only repeat the start time of each counter; Prometheus has it already.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client reads it at import: set, every value lives in a file of that folder.
+SHARED = bool(os.environ.get(MULTIPROCESS_ENV))
 REGISTRY = CollectorRegistry()
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
+if not SHARED:  # one process's memory and CPU mean nothing for a sum over workers
+    ProcessCollector(registry=REGISTRY)
+    PlatformCollector(registry=REGISTRY)
 
 # Hosted models answer in tens of milliseconds to tens of seconds.
 ANSWER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
@@ -42,14 +50,20 @@ WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 TOKEN_KINDS = ("prompt", "completion")
 
-BUILD = Info(
-    "realtime_build", "The service: version, storage, model provider, model.", registry=REGISTRY
+# A gauge of value 1, as an Info would show it (Info does not work across processes).
+BUILD = Gauge(
+    "realtime_build_info",
+    "The service: version, storage, model provider, model.",
+    ["version", "storage", "llm", "model"],
+    registry=REGISTRY,
+    multiprocess_mode="max",
 )
 CONNECTIONS = Gauge(
     "realtime_sessions_connected",
     "WebSocket connections joined to a session, by role (writer or observer).",
     ["role"],
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 ANSWERS = Counter(
     "realtime_answers", "Answers ended, by finish_reason.", ["finish_reason"], registry=REGISTRY
@@ -103,13 +117,39 @@ _ANSWERS = {reason: ANSWERS.labels(reason) for reason in FINISH_REASONS}
 
 
 def render() -> bytes:
-    """The text format of every metric of this process."""
-    return generate_latest(REGISTRY)
+    """The text format of every metric of this process (of every worker, in multiprocess mode)."""
+    if not SHARED:
+        return generate_latest(REGISTRY)
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    return generate_latest(merged)
 
 
-def describe_service(**values: str) -> None:
+def describe_service(*, version: str, storage: str, llm: str, model: str) -> None:
     """Set the `realtime_build_info` labels (at start-up)."""
-    BUILD.info(values)
+    BUILD.labels(version, storage, llm, model).set(1)
+
+
+def process_stopped() -> None:
+    """Take this process's live gauges out of the workers' sum (at shutdown)."""
+    if SHARED:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def share_between_workers(workers: int) -> None:
+    """Before starting `workers` processes: give them one fresh PROMETHEUS_MULTIPROC_DIR.
+
+    An operator's own folder is kept but emptied, since old files would add to the sums.
+    """
+    if workers <= 1:
+        return
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if folder:
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+    else:
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="realtime-metrics-")
 
 
 @contextmanager

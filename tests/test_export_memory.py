@@ -6,12 +6,7 @@ database is filled beforehand with the synchronous driver, which is quicker than
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, insert
 
 from app.store.tables import metadata, session_events, sessions
+from tests.served import served_app
 
 pytestmark = pytest.mark.timeout(300)
-ROOT = Path(__file__).resolve().parents[1]
 EVENTS = 100_000
 SESSIONS = 100
 CONTENT = "x" * 1000
@@ -62,46 +57,18 @@ def _fill(path: Path) -> datetime:
     return start
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def big_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[psutil.Process, str, datetime]]:
     """`python -m app` on a database of EVENTS events (filled once for the module)."""
-    tmp_path = tmp_path_factory.mktemp("big")
-    start = _fill(tmp_path / "big.db")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUPABASE_"))}
-    env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'big.db'}",
-        LLM_PROVIDER="local",
-        API_KEY="",
-        LOG_LEVEL="warning",
-        PORT=str(port),
-        PYTHONPATH=str(ROOT),
-    )
-    process = subprocess.Popen([sys.executable, "-m", "app"], cwd=tmp_path, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            assert process.poll() is None, "the server exited at start-up"
-            assert time.monotonic() < deadline, "the server did not start in 60 s"
-            time.sleep(0.1)
-    try:
+    folder = tmp_path_factory.mktemp("big")
+    start = _fill(folder / "big.db")
+    with served_app(folder, DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'big.db'}") as (
+        process,
+        base,
+    ):
         yield psutil.Process(process.pid), base, start
-    finally:
-        process.kill()
-        process.wait()
 
 
 class PeakMemory:

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from app.background import BackgroundServer
 from app.config import Settings
 from tests.servers.jwks import ISSUER, JWT_SECRET, hs256_token
+from tests.servers.openai_sse import USAGE, OpenAIStandIn
 from tests.wsclient import ask, next_of, of_type, open_session, receive, send, stored_events
 
 pytestmark = pytest.mark.timeout(120)
@@ -208,3 +209,36 @@ async def test_llm_prices_give_each_answer_its_cost_in_metadata_and_metrics(
     assert moved(before, after, "realtime_cost_usd_total", model="local-rules") == pytest.approx(
         expected
     )
+
+
+@sqlite_only
+async def test_a_model_failure_counts_as_llm_error_and_an_error_answer_on_the_openai_path(
+    settings: Settings, openai_server: OpenAIStandIn, server_factory: ServerFactory
+) -> None:
+    prices = {"stand-in-model": {"prompt": 1.0, "completion": 2.0}}
+    server = server_factory(
+        settings.model_copy(
+            update={
+                "llm_provider": "openai",
+                "openai_base_url": openai_server.base_url,
+                "llm_model": "stand-in-model",
+                "llm_max_retries": 0,
+                "llm_prices": json.dumps(prices),
+            }
+        )
+    )
+    openai_server.fail(500, "the model is on fire")
+    openai_server.answer_text("Fine ", "now.")
+    before = await scrape(server.url)
+    ws, _ = await open_session(server.url, "metrics-openai")
+    assert of_type(await ask(ws, "Hello?"), "assistant.done")[0]["finish_reason"] == "error"
+    await ask(ws, "Again?")
+    await ws.close()
+    after = await scrape(server.url)
+    assert moved(before, after, "realtime_errors_total", code="llm_error") == 1
+    assert moved(before, after, "realtime_answers_total", finish_reason="error") == 1
+    assert moved(before, after, "realtime_answers_total", finish_reason="stop") == 1
+    assert moved(before, after, "realtime_tokens_total", kind="prompt") == USAGE["prompt_tokens"]
+    expected = (USAGE["prompt_tokens"] * 1.0 + USAGE["completion_tokens"] * 2.0) / 1e6
+    cost = moved(before, after, "realtime_cost_usd_total", model="stand-in-model")
+    assert cost == pytest.approx(expected)
