@@ -18,16 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a plain script: the project's own package must be importable before the imports below.
 sys.path.insert(0, str(ROOT))
 
-from app.analysis import (  # noqa: E402
-    answer_timing,
-    generate_demo_sessions,
-    load_from_api,
-    plot_answer_timing,
-    plot_tool_usage,
-    tool_usage,
-)
+from app.analysis import answer_timing, plot_answer_timing, plot_tool_usage, tool_usage  # noqa: E402
 from app.background import BackgroundServer  # noqa: E402
 from app.config import Settings  # noqa: E402
+from app.notebook import generate_demo_sessions, load_from_api  # noqa: E402
 
 DOCS = ROOT / "docs"
 DEMO_SESSIONS = 15
