@@ -24,8 +24,9 @@ from app.store.base import (
     Unavailable,
 )
 from app.store.batching import GroupCommitter
+from app.store.migrations import upgrade_to_head
 from app.store.sqlite_writer import SqliteEventWriter
-from app.store.tables import metadata, session_events, sessions
+from app.store.tables import session_events, sessions
 
 _turns = (
     select(func.count())
@@ -100,10 +101,10 @@ class SqlStore:
         return self._engine
 
     async def open(self) -> None:
-        """Create the engine and the tables that are missing."""
+        """Create the engine and bring the database to the newest schema revision."""
         self._engine = build_engine(self._url, pool_size=self._pool_size)
         async with self._connect() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(upgrade_to_head)
         if self.name == "sqlite":
             self._sqlite_events = SqliteEventWriter(self._url, on_connect=_sqlite_pragmas)
         else:
