@@ -1,4 +1,8 @@
-"""The project's shared words, each defined once: finish reasons, roles, connection choices."""
+"""The project's shared words, each defined once: finish reasons, event types, roles, choices.
+
+Each is a Literal (for the type checker) and the tuple of its values (for code and SQL), derived
+with `typing.get_args` so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,28 @@ from typing import Literal, get_args
 # Why an answer ended, as `assistant.done.finish_reason` and stored `metadata.finish_reason` say.
 FinishReason = Literal["stop", "cancelled", "error", "length", "interrupted"]
 FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
+
+# How a model round ended, as a provider reports it: like an answer, or asking for tools first.
+ModelFinishReason = Literal["stop", "tool_calls", "length", "cancelled", "error"]
+MODEL_FINISH_REASONS: tuple[ModelFinishReason, ...] = get_args(ModelFinishReason)
+
+# What a stored event records, in `session_events.event_type`.
+EventType = Literal[
+    "user_message",
+    "assistant_message",
+    "tool_call",
+    "tool_result",
+    "error",
+    "session_start",
+    "session_end",
+    "summary",
+    "context_summary",
+]
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+# A session's state, in `sessions.status`.
+SessionStatus = Literal["active", "ended"]
+SESSION_STATUSES: tuple[SessionStatus, ...] = get_args(SessionStatus)
 
 # Who an event speaks for, in `session_events.role`.
 Role = Literal["user", "assistant", "tool", "system"]

@@ -21,8 +21,6 @@ sys.path.insert(0, str(ROOT))
 
 from app.analysis import (  # noqa: E402
     answer_timing,
-    generate_demo_sessions,
-    load_from_api,
     plot_answer_timing,
     plot_tool_usage,
     plot_usage_by_user,
@@ -31,6 +29,7 @@ from app.analysis import (  # noqa: E402
 )
 from app.background import BackgroundServer  # noqa: E402
 from app.config import Settings  # noqa: E402
+from app.notebook import generate_demo_sessions, load_from_api  # noqa: E402
 
 DOCS = ROOT / "docs"
 DEMO_SESSIONS = 15

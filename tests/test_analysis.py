@@ -1,4 +1,4 @@
-"""app.analysis: DataFrames, views, exports and plots on known data; loading from a real server."""
+"""app.analysis: frames, views, exports and plots on known data; app.notebook loading them."""
 
 from __future__ import annotations
 
@@ -14,30 +14,31 @@ from matplotlib.figure import Figure
 
 from app.analysis import (
     Dataset,
-    StreamPrinter,
     answer_timing,
     build_dataset,
-    converse,
     events_frame,
     export_frames,
     flatten_for_files,
     format_transcript,
-    generate_demo_sessions,
-    load_from_api,
-    load_from_database,
     messages_per_hour,
     plot_answer_timing,
     plot_messages_per_hour,
     plot_tool_usage,
-    run_blocking,
     sessions_frame,
     sessions_table,
     tool_usage,
     transcript,
-    ws_url,
 )
 from app.background import BackgroundServer
+from app.client import converse, ws_url
 from app.config import Settings
+from app.notebook import (
+    StreamPrinter,
+    generate_demo_sessions,
+    load_from_api,
+    load_from_database,
+    run_blocking,
+)
 from app.store.base import DEFAULT_ROLES
 from tests.conftest import make_settings
 

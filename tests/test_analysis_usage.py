@@ -14,14 +14,13 @@ from app.analysis import (
     Dataset,
     answer_usage,
     build_dataset,
-    load_from_api,
-    load_from_export,
     plot_usage_by_user,
     usage_by_session,
     usage_by_user,
 )
 from app.background import BackgroundServer
 from app.config import Settings
+from app.notebook import load_from_api, load_from_export
 from tests.wsclient import ask, open_session
 
 pytestmark = pytest.mark.timeout(120)

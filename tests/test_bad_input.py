@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from app.store import build_store
 from app.validation import MAX_METADATA_BYTES, MAX_METADATA_DEPTH

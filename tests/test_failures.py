@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from tests.conftest import make_settings
 from tests.servers.tcp_proxy import TcpProxy

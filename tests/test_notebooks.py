@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from app.analysis import schema
+from app.notebook import schema
 from app.store.migrations import head_revision
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"

@@ -9,8 +9,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from tests.wsclient import ask, next_of, of_type, open_session, receive, send, until_done
 

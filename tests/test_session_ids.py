@@ -7,9 +7,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from app.analysis.demo import ws_url
 from app.api.models import EventCreate, SessionCreate
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.vocabulary import is_session_id
 
 # Each is a valid id with something around it that `re.match(...$)` lets through or nearly.

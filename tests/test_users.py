@@ -14,8 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from tests.servers.jwks import ISSUER, JWT_SECRET, JwksServer, hs256_token, signed_token
 from tests.wsclient import ask, receive

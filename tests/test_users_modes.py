@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from tests.servers.jwks import hs256_token
 from tests.test_users import ALICE, BOB, SERVICE_KEY, ServerFactory, offer, signed_in

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.analysis.demo import ws_url
 from app.background import BackgroundServer
+from app.client import ws_url
 from app.config import Settings
 from app.store.sql import SqlStore
 from tests.wsclient import (

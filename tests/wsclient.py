@@ -1,4 +1,4 @@
-"""Helpers for talking to a running server: its WebSocket, and the REST reads tests make."""
+"""Test helpers on top of app.client: open a session, wait for frames, the REST reads tests make."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from app.analysis.demo import ws_url
+from app.client import ends_turn, ws_url
+from app.client import receive as receive  # re-exported: the tests read frames with it
 
 
 async def open_session(
@@ -32,12 +33,6 @@ async def open_session(
     return ws, started
 
 
-async def receive(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
-    """The next frame, decoded."""
-    frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-    return frame
-
-
 async def send(ws: ClientConnection, frame: dict[str, Any] | str) -> None:
     """Send a JSON frame, or a plain string as it is."""
     await ws.send(frame if isinstance(frame, str) else json.dumps(frame))
@@ -52,12 +47,12 @@ async def next_of(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dic
 
 
 async def until_done(ws: ClientConnection, timeout: float = 15.0) -> list[dict[str, Any]]:
-    """Frames up to and including `assistant.done`."""
+    """Frames up to and including the one that ends the turn (`assistant.done`, or a refusal)."""
     frames = []
     while True:
         frame = await receive(ws, timeout)
         frames.append(frame)
-        if frame["type"] == "assistant.done":
+        if ends_turn(frame):
             return frames
 
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, get_args
+from typing import Any, Final
 
 import pandas as pd
 
-from app.store.base import EventType, Role, SessionStatus
-from app.vocabulary import FINISH_REASONS
+from app.vocabulary import EVENT_TYPES, FINISH_REASONS, ROLES, SESSION_STATUSES
 
 UTC_TIMESTAMP: Final = "datetime64[ns, UTC]"
-EVENT_TYPES: tuple[str, ...] = get_args(EventType)
-ROLES: tuple[str, ...] = get_args(Role)
-STATUSES: tuple[str, ...] = get_args(SessionStatus)
 
 _SESSION_DTYPES: dict[str, Any] = {
     "session_id": "string",
@@ -22,7 +18,7 @@ _SESSION_DTYPES: dict[str, Any] = {
     "start_time": UTC_TIMESTAMP,
     "end_time": UTC_TIMESTAMP,
     "duration_seconds": "float64",
-    "status": STATUSES,
+    "status": SESSION_STATUSES,
     "summary": "string",
     "turns": "Int64",
 }

@@ -6,10 +6,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
-from app.vocabulary import Role
-
-# A model round ends like an answer, or asks for tools to run before the next round.
-FinishReason = Literal["stop", "tool_calls", "length", "cancelled", "error"]
+from app.vocabulary import ModelFinishReason, Role
 
 
 class ToolCallWire(TypedDict):
@@ -57,7 +54,7 @@ class ToolCallRequest:
 class Finish:
     """The end of one model round; `tool_calls`: run the tools, then ask the model again."""
 
-    reason: FinishReason
+    reason: ModelFinishReason
     usage: dict[str, int] | None = field(default=None)
 
 

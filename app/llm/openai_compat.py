@@ -19,7 +19,6 @@ from openai.types.chat import (
 from app.config import Settings
 from app.llm.base import (
     Finish,
-    FinishReason,
     LLMError,
     Message,
     StreamItem,
@@ -27,12 +26,13 @@ from app.llm.base import (
     ToolSpec,
 )
 from app.llm.tool_calls import ToolCallAssembler
+from app.vocabulary import ModelFinishReason
 
 logger = logging.getLogger(__name__)
 
 # Local servers (Ollama, vLLM, llama.cpp) need no key, but the SDK insists on one.
 _NO_KEY = "not-needed"
-_FINISH_REASONS: dict[str, FinishReason] = {
+_FINISH_REASONS: dict[str, ModelFinishReason] = {
     "stop": "stop",
     "length": "length",
     "tool_calls": "tool_calls",

@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.vocabulary import SESSION_ID_PATTERN as SESSION_ID_PATTERN  # re-exported
-from app.vocabulary import Role as Role  # re-exported: the store speaks this vocabulary
-
-EventType = Literal[
-    "user_message",
-    "assistant_message",
-    "tool_call",
-    "tool_result",
-    "error",
-    "session_start",
-    "session_end",
-    "summary",
-    "context_summary",
-]
-SessionStatus = Literal["active", "ended"]
+# Re-exported: the store speaks these words.
+from app.vocabulary import SESSION_ID_PATTERN as SESSION_ID_PATTERN
+from app.vocabulary import EventType as EventType
+from app.vocabulary import Role as Role
+from app.vocabulary import SessionStatus as SessionStatus
 
 # The role an event gets when its writer does not say.
 DEFAULT_ROLES: dict[str, Role] = {

@@ -26,6 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from app.vocabulary import EVENT_TYPES, ROLES, SESSION_STATUSES
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK expression allowing only these words (ours, never user input, so inlined)."""
+    return f"{column} in ({', '.join(repr(value) for value in values)})"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp, also on SQLite, which stores it without a zone."""
@@ -70,7 +77,7 @@ sessions = Table(
         "length(session_id) between 1 and 128 and session_id not glob '*[^A-Za-z0-9_.:-]*'",
         name="sessions_session_id_check",
     ).ddl_if(dialect="sqlite"),
-    CheckConstraint("status in ('active', 'ended')", name="sessions_status_check"),
+    CheckConstraint(_one_of("status", SESSION_STATUSES), name="sessions_status_check"),
     Index("sessions_user_id_start_time_idx", "user_id", "start_time"),
     Index("sessions_start_time_idx", "start_time"),
 )
@@ -90,13 +97,7 @@ session_events = Table(
     Column("content", Text, nullable=False, server_default=""),
     Column("metadata", JSONDoc, nullable=False, server_default=text("'{}'")),
     Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
-    CheckConstraint(
-        "event_type in ('user_message', 'assistant_message', 'tool_call', 'tool_result',"
-        " 'error', 'session_start', 'session_end', 'summary', 'context_summary')",
-        name="session_events_event_type_check",
-    ),
-    CheckConstraint(
-        "role in ('user', 'assistant', 'tool', 'system')", name="session_events_role_check"
-    ),
+    CheckConstraint(_one_of("event_type", EVENT_TYPES), name="session_events_event_type_check"),
+    CheckConstraint(_one_of("role", ROLES), name="session_events_role_check"),
     Index("session_events_session_id_id_idx", "session_id", "id"),
 )

@@ -11,8 +11,8 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app.analysis.blocking import run_blocking
 from app.config import to_async_url
+from app.notebook.blocking import run_blocking
 from app.store.migrations import current_revision
 from app.store.sql import SqlStore, build_engine
 

@@ -1,4 +1,4 @@
-"""Hold conversations over the real WebSocket: demo data to analyse, streamed output to read."""
+"""Conversations from a notebook cell: printed as they stream, and demo sessions to analyse."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from collections.abc import Sequence
+from typing import TextIO
 
-from websockets.asyncio.client import ClientConnection, connect
-
-from app.analysis.blocking import run_blocking
-from app.analysis.load import BackendClient
-
-Frame = dict[str, Any]
-FrameHandler = Callable[[Frame], None]
+from app.client import BackendClient, ChatLog, Frame, converse
+from app.notebook.blocking import run_blocking
 
 # Short conversations the local provider answers with words and with both demo tools.
 DEMO_SCRIPTS: tuple[tuple[str, ...], ...] = (
@@ -28,86 +21,6 @@ DEMO_SCRIPTS: tuple[tuple[str, ...], ...] = (
     ("Check the inventory for laptops", "What's the date today?", "Do you remember what I asked?"),
 )
 DEMO_CONCURRENCY = 4
-
-
-@dataclass
-class ChatLog:
-    """The frames a conversation received, and its session id."""
-
-    session_id: str
-    frames: list[Frame] = field(default_factory=list)
-
-    @property
-    def answers(self) -> list[str]:
-        """The whole text of each answer, in order."""
-        return [f["content"] for f in self.frames if f["type"] == "assistant.done"]
-
-    @property
-    def tool_calls(self) -> list[str]:
-        """The names of the tools called, in order."""
-        return [f["name"] for f in self.frames if f["type"] == "tool.call"]
-
-
-def ws_url(
-    base_url: str, session_id: str, *, api_key: str | None = None, user_id: str | None = None
-) -> str:
-    """The WebSocket URL of a session: `ws://` for `http://`, `wss://` for `https://`."""
-    parts = urlsplit(base_url.rstrip("/"))
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    query = {k: v for k, v in (("user_id", user_id), ("token", api_key)) if v}
-    path = f"{parts.path}/ws/session/{session_id}"
-    return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
-
-
-async def converse(
-    base_url: str,
-    messages: Sequence[str],
-    *,
-    session_id: str | None = None,
-    user_id: str = "notebook",
-    api_key: str | None = None,
-    on_frame: FrameHandler | None = None,
-    timeout: float = 60.0,
-) -> ChatLog:
-    """Send each message in turn, waiting for its whole answer; then close the socket."""
-    held = ChatLog(session_id or f"conv-{uuid.uuid4().hex[:12]}")
-    url = ws_url(base_url, held.session_id, api_key=api_key, user_id=user_id)
-    async with connect(url, open_timeout=timeout) as ws:
-        await _receive(ws, held, on_frame, _is_started, timeout=timeout)
-        for text in messages:
-            if on_frame is not None:
-                on_frame({"type": "user.message", "content": text})
-            await ws.send(json.dumps({"type": "user.message", "content": text}))
-            await _receive(ws, held, on_frame, _ends_turn, timeout=timeout)
-    return held
-
-
-def _is_started(frame: Frame) -> bool:
-    return bool(frame["type"] == "session.started")
-
-
-def _ends_turn(frame: Frame) -> bool:
-    # A model error is followed by the answer's done frame; any other error is the turn's end.
-    if frame["type"] == "error":
-        return bool(frame.get("code") != "llm_error")
-    return bool(frame["type"] == "assistant.done")
-
-
-async def _receive(
-    ws: ClientConnection,
-    held: ChatLog,
-    on_frame: FrameHandler | None,
-    last: Callable[[Frame], bool],
-    *,
-    timeout: float,
-) -> None:
-    while True:
-        frame: Frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        held.frames.append(frame)
-        if on_frame is not None:
-            on_frame(frame)
-        if last(frame):
-            return
 
 
 class StreamPrinter:

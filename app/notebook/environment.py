@@ -1,4 +1,4 @@
-"""Notebook plumbing: settings from `.env` and Colab secrets, a key for the run, an ngrok tunnel."""
+"""A notebook's settings: the environment, `.env` and Colab secrets; a key for the run."""
 
 from __future__ import annotations
 
@@ -64,24 +64,3 @@ def _colab_secret(name: str) -> str | None:
 def new_api_key() -> str:
     """A random API key for one run."""
     return secrets.token_urlsafe(24)
-
-
-class Tunnel:
-    """An ngrok HTTPS tunnel to a local port (pyngrok downloads the agent on first use)."""
-
-    def __init__(self, port: int, auth_token: str) -> None:
-        from pyngrok import conf, ngrok  # type: ignore[import-untyped]
-
-        self._config = conf.PyngrokConfig(auth_token=auth_token)
-        opened = ngrok.connect(str(port), "http", pyngrok_config=self._config)
-        if opened.public_url is None:
-            raise RuntimeError("ngrok opened a tunnel without a public URL")
-        self.public_url: str = opened.public_url.replace("http://", "https://", 1)
-        self._opened_url = opened.public_url
-
-    def close(self) -> None:
-        """Close the tunnel and stop the ngrok agent."""
-        from pyngrok import ngrok
-
-        ngrok.disconnect(self._opened_url, pyngrok_config=self._config)
-        ngrok.kill(pyngrok_config=self._config)
