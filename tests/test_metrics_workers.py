@@ -65,7 +65,9 @@ async def test_every_worker_answers_with_the_sum_of_all(tmp_path: Path) -> None:
 def test_workers_get_a_fresh_folder_or_an_emptied_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(metrics.MULTIPROCESS_ENV, raising=False)
+    # Set, then removed: monkeypatch then removes what the function sets when the test ends.
+    monkeypatch.setenv(metrics.MULTIPROCESS_ENV, "")
+    monkeypatch.delenv(metrics.MULTIPROCESS_ENV)
     metrics.share_between_workers(1)
     assert metrics.MULTIPROCESS_ENV not in os.environ
     metrics.share_between_workers(4)

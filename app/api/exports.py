@@ -11,8 +11,10 @@ from fastapi.responses import StreamingResponse
 
 from app.api import formats
 from app.api.auth import OwnStoreDep, PrincipalDep, current_principal, listed_user
+from app.api.openapi import answers
 from app.api.sessions import SessionIdPath
 from app.store.base import EventRecord
+from app.validation import StorableText
 
 router = APIRouter(tags=["exports"], dependencies=[Depends(current_principal)])
 
@@ -57,10 +59,17 @@ def _download(body: AsyncIterator[bytes], kind: str, name: str) -> StreamingResp
     )
 
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "Unknown session."}}
+def _files(*kinds: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer as a file in one of these formats (not JSON)."""
+    content = {formats.MEDIA_TYPES[kind]: {"schema": {"type": "string"}} for kind in kinds}
+    return {200: {"description": "The file, streamed.", "content": content}}
 
 
-@router.get("/sessions/{session_id}/transcript", responses=_NOT_FOUND)
+@router.get(
+    "/sessions/{session_id}/transcript",
+    response_class=StreamingResponse,
+    responses={**_files("md", "jsonl"), **answers(404, 503)},
+)
 async def session_transcript(
     session_id: SessionIdPath,
     store: OwnStoreDep,
@@ -82,7 +91,8 @@ async def session_transcript(
 
 @router.get(
     "/events/export",
-    responses={403: {"description": "A signed-in user named someone else's user_id."}},
+    response_class=StreamingResponse,
+    responses={**_files("jsonl", "csv"), **answers(403, 503)},
 )
 async def export_events(
     store: OwnStoreDep,
@@ -90,7 +100,7 @@ async def export_events(
     format: Annotated[Literal["jsonl", "csv"], Query(description="jsonl or csv")] = "jsonl",
     since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    user_id: Annotated[StorableText | None, Query(min_length=1, max_length=256)] = None,
 ) -> StreamingResponse:
     """Every event in the range, in id order, streamed without holding it all (columns of
     `session_events`); a signed-in user gets only their own sessions' events."""

@@ -44,6 +44,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "sessions", "description": "Conversation sessions: create, list, read, summarise."},
     {"name": "events", "description": "A session's stored messages, tool calls and results."},
     {"name": "operations", "description": "Running the service: Prometheus metrics."},
+    {"name": "exports", "description": "Transcripts and every event of a time range, streamed."},
     {
         "name": "websocket",
         "description": "The conversation itself runs on the WebSocket `/ws/session/{session_id}` "
