@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE_LATEST
 from prometheus_client import (
@@ -21,12 +21,17 @@ from prometheus_client import (
     Info,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
+
+from app.vocabulary import FINISH_REASONS
 
 if TYPE_CHECKING:  # only the type: the store reports here too, and must not import the engine
     from app.chat.events import ServerFrame
 
+# The `*_created` series only repeat the start time of each counter; Prometheus has it already.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
@@ -91,10 +96,10 @@ REPLAYS = Counter(
 )
 REPLAYED_FRAMES = Counter("realtime_replay_frames", "Frames sent by replays.", registry=REGISTRY)
 
-for _role in ("writer", "observer"):
-    CONNECTIONS.labels(_role)
-for _kind in TOKEN_KINDS:
-    TOKENS.labels(_kind)
+# Children made once: every series shows from the start, and the hot path skips the label lookup.
+_CONNECTED = {role: CONNECTIONS.labels(role) for role in ("writer", "observer")}
+_TOKENS = {kind: TOKENS.labels(kind) for kind in TOKEN_KINDS}
+_ANSWERS = {reason: ANSWERS.labels(reason) for reason in FINISH_REASONS}
 
 
 def render() -> bytes:
@@ -108,9 +113,9 @@ def describe_service(**values: str) -> None:
 
 
 @contextmanager
-def connected(role: str) -> Iterator[None]:
+def connected(role: Literal["writer", "observer"]) -> Iterator[None]:
     """Count one connection as `writer` or `observer` while the block runs."""
-    gauge = CONNECTIONS.labels(role)
+    gauge = _CONNECTED[role]
     gauge.inc()
     try:
         yield
@@ -121,10 +126,10 @@ def connected(role: str) -> Iterator[None]:
 def frame_sent(frame: ServerFrame) -> None:
     """Count what a frame a session publishes or replies says: an answer, a tool call, an error."""
     if frame.type == "assistant.done":
-        ANSWERS.labels(frame.finish_reason).inc()
+        _ANSWERS[frame.finish_reason].inc()
         usage = frame.usage or {}
-        for token_kind in TOKEN_KINDS:
-            TOKENS.labels(token_kind).inc(max(usage.get(f"{token_kind}_tokens", 0), 0))
+        for token_kind, counter in _TOKENS.items():
+            counter.inc(max(usage.get(f"{token_kind}_tokens", 0), 0))
     elif frame.type == "tool.call":
         TOOL_CALLS.labels(frame.name).inc()
     elif frame.type == "error":

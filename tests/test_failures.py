@@ -149,42 +149,6 @@ async def test_after_kill_9_a_restart_stores_the_cut_answer_as_interrupted_and_e
     await again.close()
 
 
-async def test_messages_waiting_in_the_queue_when_the_process_dies_are_kept_and_answered(
-    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
-) -> None:
-    first, base = _serve(tmp_path, LOCAL_LLM_DELAY_MS="200")  # answers of ~10 s
-    processes.append(first)
-    ws, _ = await open_session(base, "f-queue")
-    await send(ws, {"type": "user.message", "content": "Tell me about tides."})
-    await next_of(ws, "assistant.delta")
-    waiting = ["And the moon?", "And the sun?"]
-    for text in waiting:
-        await send(ws, {"type": "user.message", "content": text, "on_busy": "enqueue"})
-        assert (await next_of(ws, "user.message"))["queued"] is True
-
-    async def all_stored() -> bool:
-        events = await stored_events(base, "f-queue")
-        assert not any(e["event_type"] == "assistant_message" for e in events)
-        count: int = sum(e["event_type"] == "user_message" for e in events)
-        return count == len(waiting) + 1
-
-    await _poll(all_stored)  # stored while they wait (the first answer is still streaming)
-    first.kill()
-    first.wait()
-    second, base = _serve(tmp_path)
-    processes.append(second)
-    await wait_for_summary(base, "f-queue", timeout=30)
-    events = await stored_events(base, "f-queue")
-    questions = [e for e in events if e["event_type"] == "user_message"]
-    assert [q["content"] for q in questions] == ["Tell me about tides.", *waiting]
-    reasons = {
-        e["metadata"]["message_id"]: e["metadata"]["finish_reason"]
-        for e in events
-        if e["event_type"] == "assistant_message"
-    }
-    assert [reasons.get(q["metadata"]["message_id"]) for q in questions] == ["interrupted"] * 3
-
-
 @pytest.mark.parametrize(("drain", "reason"), [("0.2", "cancelled"), ("30", "stop")])
 async def test_sigterm_sends_each_answers_done_before_closing_with_1012(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]], drain: str, reason: str

@@ -45,6 +45,7 @@ _META_DTYPES: dict[str, Any] = {
     "meta.ttft_ms": "float64",
     "meta.total_ms": "float64",
     "meta.tool_calls": "Int64",
+    "meta.cost_usd": "float64",
     "meta.usage.prompt_tokens": "Int64",
     "meta.usage.completion_tokens": "Int64",
     "meta.usage.total_tokens": "Int64",
