@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable
 
 from app.bus.base import Frame, Listener, Tail
-from app.chat.events import ConversationFrame
+from app.chat.events import AssistantDelta, ConversationFrame
 
 
 @dataclasses.dataclass(slots=True)
@@ -74,6 +74,15 @@ class MemoryLog:
                 listeners.remove(listener)
 
         return stop
+
+    async def streamed_parts(self, session_id: str) -> dict[str, str]:
+        """The text each answer still held had streamed so far, by message_id."""
+        parts: dict[str, str] = {}
+        entry = self._entries.get(session_id)
+        for frame in entry.frames if entry is not None else ():
+            if isinstance(frame, AssistantDelta):
+                parts[frame.message_id] = parts.get(frame.message_id, "") + frame.delta
+        return parts
 
     async def forget(self, session_id: str) -> None:
         """Release what is held for a session that has ended and has no connection."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.bus.base import Tail
 from app.chat.events import ConversationFrame
-from app.chat.orphans import close_cut_off_answers
+from app.chat.orphans import StreamedParts, close_cut_off_answers
 from app.chat.records import event_frame, last_seq
 from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
 
@@ -24,7 +24,13 @@ class StoredState:
 
 
 async def load_state(
-    store: Store, session_id: str, user_id: str, *, create: bool, owner: str | None = None
+    store: Store,
+    session_id: str,
+    user_id: str,
+    *,
+    create: bool,
+    owner: str | None = None,
+    parts: StreamedParts | None = None,
 ) -> StoredState:
     """Read (or create) the session; answers a dead process left open are stored first.
 
@@ -34,7 +40,7 @@ async def load_state(
     if owner is not None and record.user_id != owner:
         raise NotFound(f"session '{session_id}' not found")
     events = [] if created else await store.list_events(session_id, limit=100_000)
-    floor = await close_cut_off_answers(store, session_id, events) if events else 0
+    floor = await close_cut_off_answers(store, session_id, events, parts) if events else 0
     if floor != last_seq(events):
         events = await store.list_events(session_id, limit=100_000)
     return StoredState(record=record, created=created, events=events, floor=floor)

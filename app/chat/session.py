@@ -100,7 +100,14 @@ class Session:
 
         With an `owner`, a session of anyone else is NotFound, before its events are read.
         """
-        state = await load_state(services.store, session_id, user_id, create=create, owner=owner)
+        state = await load_state(
+            services.store,
+            session_id,
+            user_id,
+            create=create,
+            owner=owner,
+            parts=lambda: services.log.streamed_parts(session_id),
+        )
         events, created = state.events, state.created
         last = await services.log.open(session_id, floor=state.floor)
         history = history_messages(events)[-services.options.max_history_messages :]
