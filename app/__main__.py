@@ -1,4 +1,4 @@
-"""`python -m app`: serve the app with uvicorn on the configured host and port (WORKERS processes)."""
+"""`python -m app`: serve the app with uvicorn on HOST and PORT, in WORKERS processes."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def main() -> None:
         ws_per_message_deflate=False,
         proxy_headers=True,
     )
+
 
 if __name__ == "__main__":
     main()
