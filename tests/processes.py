@@ -114,7 +114,7 @@ def cluster_env(database_url: str, prefix: str, **extra: Any) -> dict[str, str]:
         "REDIS_URL": REDIS_URL,
         "REDIS_PREFIX": prefix,
         "LLM_PROVIDER": "local",
-        "SESSION_LEASE_SECONDS": "3",
+        "SESSION_LEASE_SECONDS": "4",
         "LOG_LEVEL": "warning",
         "OPENAI_API_KEY": "",
         "API_KEY": "",

@@ -65,6 +65,13 @@ class Registry:
         """The ids of the sessions live in this process."""
         return list(self._sessions)
 
+    def abandon(self, session_id: str) -> None:
+        """Stop a session another process has taken over."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.abandon()
+            self._forget(session)  # a new connection opens it afresh, from storage
+
     def get(self, session_id: str) -> Session | None:
         """The live session with this id, if any."""
         return self._sessions.get(session_id)

@@ -329,6 +329,18 @@ class Session:
             if not self._subscribers and not self.joining:
                 self._idle()
 
+    def abandon(self) -> None:
+        """Another process took the session over (this one was paused past its lease): stop.
+
+        Its connections are closed so they reconnect to the new holder; nothing more is
+        ended or summarised here.
+        """
+        self.closing = True
+        self.active = False
+        self._answers.cancel_all()
+        for subscriber in tuple(self._subscribers):
+            subscriber.close(CLOSE_SHUTTING_DOWN, "the session moved to another process")
+
     @property
     def ending(self) -> asyncio.Task[None] | None:
         """The end being written, if any."""

@@ -1,6 +1,6 @@
 """This process as one of several: its id, Redis, leases, relay, and the loop that keeps them.
 
-Every `lease_seconds / 3` the loop renews this process's leases, ends the sessions whose
+Every `lease_seconds / 3` one loop renews this process's leases; another ends the sessions whose
 holder died (the registry's sweep takes their leases first), schedules the summaries an
 end is still missing, and lets go of relayed connections whose other process is gone.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 import redis.asyncio as redis
@@ -48,7 +49,7 @@ class Node:
             replay_seconds=settings.stream_replay_seconds,
         )
         self.relay: Relay | None = None
-        self._loop: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self._registry: Registry | None = None
         self._summarizer: Summarizer | None = None
 
@@ -72,7 +73,12 @@ class Node:
             outbox_frames=self._settings.ws_outbox_frames,
         )
         self.relay.start()
-        self._loop = asyncio.get_running_loop().create_task(self._upkeep_forever())
+        loop = asyncio.get_running_loop()
+        # Renewing on its own: a slow sweep must never let this process's leases lapse.
+        self._loops = [
+            loop.create_task(self._every_period(self._renew)),
+            loop.create_task(self._every_period(self._recover, self._summaries, self._peers)),
+        ]
 
     async def ping(self) -> None:
         """Raise RedisError when Redis cannot be reached."""
@@ -80,10 +86,10 @@ class Node:
 
     async def close(self) -> None:
         """Stop the loop, close relayed connections, free this process's leases."""
-        if self._loop is not None:
-            self._loop.cancel()
+        for task in self._loops:
+            task.cancel()
             with suppress(asyncio.CancelledError):
-                await self._loop
+                await task
         if self.relay is not None:
             await self.relay.close()
         await self.log.close()
@@ -93,10 +99,10 @@ class Node:
             log.warning("leases not released at shutdown: %s", exc)
         await self.client.aclose()
 
-    async def _upkeep_forever(self) -> None:
+    async def _every_period(self, *steps: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(self.period)
-            for step in (self._renew, self._recover, self._summaries, self._peers):
+            for step in steps:
                 try:
                     await step()
                 except (StoreError, RedisError, OSError) as exc:
@@ -105,9 +111,12 @@ class Node:
     async def _renew(self) -> None:
         held = await self.leases.renew()
         registry = self._registry
-        lost = [sid for sid in registry.live_ids() if sid not in held] if registry else []
-        if lost:
-            log.error("leases lost (this process was paused past them): %s", lost)
+        if registry is None:
+            return
+        for session_id in [sid for sid in registry.live_ids() if sid not in held]:
+            # Renewal fails only once another process took the lease over (and the session).
+            log.error("session %s: lease lost (this process was paused past it)", session_id)
+            registry.abandon(session_id)
 
     async def _recover(self) -> None:
         if self._registry is not None:
