@@ -103,6 +103,9 @@ class SqlStore:
         """Create the engine and the tables that are missing."""
         self._engine = build_engine(self._url, pool_size=self._pool_size)
         async with self._connect() as conn:
+            if self.name == "postgresql":
+                # Processes starting together on an empty database create the tables once.
+                await conn.execute(text("select pg_advisory_xact_lock(7215091001)"))
             await conn.run_sync(metadata.create_all)
         if self.name == "sqlite":
             self._sqlite_events = SqliteEventWriter(self._url, on_connect=_sqlite_pragmas)
