@@ -110,7 +110,7 @@ async def test_a_killed_process_s_session_is_ended_by_another_with_its_streamed_
     again, started = await open_session(b.url, session_id, after_seq=0)
     highest = max(f["seq"] for f in [*first, *seen])
     assert started["resumed"] and started["last_seq"] > highest
-    replayed = []
+    replayed: list[dict[str, Any]] = []
     while len(replayed) < 4:
         replayed.append(await receive(again))
     assert [f["type"] for f in replayed] == ["user.message", "assistant.done"] * 2
