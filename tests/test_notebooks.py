@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from app.analysis import schema
+from app.store.migrations import head_revision
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 SQL = Path(__file__).parents[1] / "sql"
@@ -91,6 +92,7 @@ async def test_setup_database_notebook_on_embedded_sqlite(clean_env: str) -> Non
     notebook = await run_notebook("01_setup_database.ipynb")
     printed = text_output(notebook)
     assert "No PostgreSQL DATABASE_URL" in printed and "backend: sqlite" in printed
+    assert f"schema revision: {head_revision()}" in printed
     assert "session_events_session_id_id_idx" in printed
 
 
@@ -103,6 +105,7 @@ async def test_setup_database_notebook_applies_the_schema_to_postgres(
     notebook = await run_notebook("01_setup_database.ipynb")
     printed = text_output(notebook)
     assert "Applied sql/schema.sql" in printed and "backend: postgresql" in printed
+    assert f"schema revision: {head_revision()}" in printed
     conn = await asyncpg.connect(fresh_pg_url)
     try:
         tables = {row["tablename"] for row in await conn.fetch("select tablename from pg_tables")}
@@ -156,7 +159,8 @@ async def test_schema_is_applied_and_described_on_postgres(fresh_pg_url: str) ->
         schema.apply_sql_file(url, SQL / "schema.sql")
     report = schema.describe_database(url)
     assert report.backend == "postgresql"
-    assert set(report.tables["table_name"]) == {"sessions", "session_events"}
+    assert set(report.tables["table_name"]) == {"alembic_version", "sessions", "session_events"}
+    assert schema.upgrade_to_head(url) == head_revision()
     assert "session_events_session_id_id_idx" in set(report.indexes["index_name"])
     if (SQL / "supabase_local.sql").exists():
         schema.apply_sql_file(url, SQL / "supabase_local.sql")
@@ -168,9 +172,10 @@ async def test_schema_is_applied_and_described_on_postgres(fresh_pg_url: str) ->
 
 def test_tables_are_created_and_described_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    schema.create_tables_with_store(url)
+    assert schema.upgrade_to_head(url) == head_revision()
     report = schema.describe_database(url)
     assert report.tables.to_dict("records") == [
+        {"table_name": "alembic_version", "rows": 1},
         {"table_name": "session_events", "rows": 0},
         {"table_name": "sessions", "rows": 0},
     ]

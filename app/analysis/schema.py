@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app.analysis.blocking import run_blocking
 from app.config import to_async_url
+from app.store.migrations import current_revision
 from app.store.sql import SqlStore, build_engine
 
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
@@ -99,15 +100,19 @@ def missing_supabase_parts(database_url: str) -> list[str]:
     return [part for part in (*SUPABASE_ROLES, "auth.uid()") if part not in present]
 
 
-def create_tables_with_store(database_url: str) -> None:
-    """Create the app's tables the way the app does at start-up (`SqlStore.open`)."""
-    run_blocking(_open_store(database_url))
+def upgrade_to_head(database_url: str) -> str:
+    """Bring the database to the newest revision, as the app does at start; returns it."""
+    return run_blocking(_open_store(database_url))
 
 
-async def _open_store(database_url: str) -> None:
+async def _open_store(database_url: str) -> str:
     store = SqlStore(to_async_url(database_url), pool_size=1)
     await store.open()
-    await store.close()
+    try:
+        async with store.engine.connect() as conn:
+            return await conn.run_sync(current_revision) or ""
+    finally:
+        await store.close()
 
 
 def describe_database(database_url: str) -> DatabaseReport:

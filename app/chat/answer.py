@@ -15,7 +15,7 @@ from app.chat.records import frame_record
 from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
-from app.store.base import EventRecord, Store, StoreError
+from app.store.base import EventRecord, InvalidValue, Store, StoreError
 from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
@@ -117,10 +117,13 @@ class Answer:
     async def _question_lost(self, exc: StoreError) -> AssistantDone:
         log.warning("session %s: question not stored: %s", self._ctx.session_id, exc)
         self._history.pop()
+        refused = isinstance(exc, InvalidValue)
         await self._ctx.publish(
             ErrorFrame(
-                code="storage_unavailable",
-                message="the message could not be stored",
+                code="invalid_message" if refused else "storage_unavailable",
+                message="the message cannot be stored as sent"
+                if refused
+                else "the message could not be stored",
                 message_id=self.message_id,
             )
         )

@@ -92,7 +92,11 @@ class AlreadyExists(StoreError):
 
 
 class Unavailable(StoreError):
-    """The database cannot be reached or refused the request."""
+    """The database cannot serve the request now (down, unreachable, overloaded)."""
+
+
+class InvalidValue(StoreError):
+    """The database refused a value as sent; only that one write fails."""
 
 
 class Store(Protocol):
