@@ -236,3 +236,26 @@ async def test_cancel_and_on_busy_from_another_process_reach_the_running_answer(
         await second.close()
         reasons = [e["metadata"]["finish_reason"] for e in await _answers(a.url, session_id)]
         assert reasons == ["cancelled", "cancelled", "stop"]
+
+
+async def test_a_session_its_process_is_letting_go_of_is_taken_by_the_next_connection(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    for delay_ms in range(0, 11):
+        session_id = _sid(f"handover-{delay_ms}")
+        first, _ = await open_session(a.url, session_id)
+        await send(first, {"type": "user.message", "content": "hi"})
+        await next_of(first, "assistant.done")
+        # The session ends on A (its lease freed) while B's connection arrives.
+        await first.close()
+        await asyncio.sleep(delay_ms / 1000)
+        second, started = await open_session(b.url, session_id, after_seq=0)
+        assert started["mode"] == "write" and started["resumed"]
+        # From A's tail (deltas included) or from storage (deltas left out), as it happens.
+        replayed = await until_done(second)
+        assert replayed[0]["type"] == "user.message" and replayed[-1]["content"].startswith("Hello")
+        await send(second, {"type": "user.message", "content": "hello"})
+        done = await next_of(second, "assistant.done")
+        assert done["finish_reason"] == "stop" and done["seq"] > replayed[-1]["seq"]
+        await second.close()
