@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.pricing import PriceTable, parse_prices
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/realtime.db"
 
 # Plain URLs as hosts print them, mapped to the async drivers the app uses.
@@ -68,6 +70,7 @@ class Settings(BaseSettings):
         "You are a helpful, concise assistant. Use the tools when they help answer."
     )
     local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
+    llm_prices: str = ""
 
     api_key: SecretStr | None = None
     auth_jwt_secret: SecretStr | None = None
@@ -111,6 +114,13 @@ class Settings(BaseSettings):
         """A short HS256 secret can be guessed offline from any one token."""
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (Supabase's JWT secret is longer)")
+        return value
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _check_llm_prices(cls, value: str) -> str:
+        """A price table that cannot be read stops the start, naming what is wrong."""
+        parse_prices(value)
         return value
 
     @field_validator("auth_jwks_url")
@@ -178,6 +188,11 @@ class Settings(BaseSettings):
             f"WORKERS={self.workers} needs DATABASE_URL on PostgreSQL: SQLite and the "
             "Supabase REST client serve one process; set DATABASE_URL=postgresql://… or WORKERS=1"
         )
+
+    @property
+    def price_table(self) -> PriceTable:
+        """LLM_PRICES read: per model, the price of a million prompt and completion tokens."""
+        return parse_prices(self.llm_prices)
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -13,7 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app import metrics
 from app.api import auth, events, health, sessions, ws
+from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
@@ -70,6 +72,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info(
         "storage=%s llm=%s model=%s bus=%s", store.name, provider.name, provider.model, settings.bus
     )
+    metrics.describe_service(
+        version=app.version, storage=store.name, llm=provider.name, model=provider.model
+    )
     try:
         yield
     finally:
@@ -96,7 +101,9 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
         log=node.log if node is not None else build_log(settings),
         summarizer=app.state.summarizer,
         options=ChatOptions(
-            system_prompt=settings.system_prompt, max_tool_rounds=settings.llm_max_tool_rounds
+            system_prompt=settings.system_prompt,
+            max_tool_rounds=settings.llm_max_tool_rounds,
+            prices=settings.price_table,
         ),
         grace_seconds=settings.resume_grace_seconds,
         leases=node.leases if node is not None else None,
@@ -121,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, auth, sessions, events, ws):
+    for module in (health, auth, sessions, events, metrics_route, ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import nbformat
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 

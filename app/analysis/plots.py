@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -81,7 +81,7 @@ def plot_messages_per_hour(per_hour: pd.DataFrame) -> Figure:
     if per_hour.empty:
         _say_empty(ax)
         return figure
-    hours = per_hour.index.tz_convert(None).to_numpy()
+    hours = pd.DatetimeIndex(per_hour.index).tz_convert(None).to_numpy()
     width = np.timedelta64(50, "m")
     ax.bar(hours, per_hour["user"], width=width, align="edge", label="user", color=_COLORS["user"])
     ax.bar(

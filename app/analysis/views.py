@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from app.analysis.frames import Dataset
 
@@ -112,7 +113,7 @@ def _tools_by_session(events: pd.DataFrame) -> pd.Series:
     return names.agg(lambda tools: ", ".join(sorted(set(tools.astype(str)))))
 
 
-def _line(row: dict[str, Any]) -> str:
+def _line(row: Mapping[Hashable, Any]) -> str:
     kind, content, tool = row["event_type"], row["content"], row.get("tool")
     reason = row.get("meta.finish_reason")
     if kind == "tool_call":

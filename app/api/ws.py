@@ -9,6 +9,7 @@ import re
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
+from app import metrics
 from app.api.auth import CLOSE_STORAGE_DOWN, admit_user_message, open_handshake
 from app.api.deps import get_node, get_registry, get_settings
 from app.chat.events import ErrorFrame, UserMessage, parse_client_frame
@@ -84,7 +85,8 @@ async def session_socket(
         await outbox.wait_closed()
         return
     try:
-        await _receive_loop(websocket, session, subscriber, handshake.user_id)
+        with metrics.connected("observer" if subscriber.mode == "observe" else "writer"):
+            await _receive_loop(websocket, session, subscriber, handshake.user_id)
     except Exception:
         log.exception("session %s: connection failed", session_id)
     finally:

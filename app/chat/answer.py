@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from app import metrics
 from app.chat.durable import DurableWriter
 from app.chat.events import AssistantDone, ConversationFrame, ErrorFrame, UserMessageEcho
 from app.chat.records import frame_record
 from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
+from app.pricing import ModelPrice, answer_cost
 from app.store.base import EventRecord, InvalidValue, Store, StoreError
 from app.vocabulary import FinishReason
 
@@ -31,6 +33,7 @@ class ChatOptions:
     system_prompt: str
     max_tool_rounds: int = 5
     max_history_messages: int = 200
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,12 @@ class Answer:
 
     async def _store_answer(self, done: AssistantDone) -> None:
         provider = self._ctx.provider
-        extra = {"provider": provider.name, "model": provider.model, **self._state.timings()}
+        timings = self._state.timings()
+        cost = answer_cost(self._ctx.options.prices, provider.model, done.usage)
+        metrics.answer_timed(timings, model=provider.model, cost_usd=cost)
+        extra = {"provider": provider.name, "model": provider.model, **timings}
+        if cost is not None:
+            extra["cost_usd"] = cost
         record = frame_record(self._ctx.session_id, done, extra)
         assert record is not None
         stored = False

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
+
+from app import metrics
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -57,14 +60,18 @@ class GroupCommitter(Generic[Item, Result]):
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             items = [item for item, _ in batch]
+            started = time.perf_counter()
             try:
                 results = await self._write_many(items)
             except self._fails_batch as exc:
+                metrics.batch_written(time.perf_counter() - started, len(items), failed=True)
                 _fail(batch, exc)
                 continue
             except Exception:
+                metrics.batch_written(time.perf_counter() - started, len(items), failed=True)
                 await self._one_by_one(batch)
                 continue
+            metrics.batch_written(time.perf_counter() - started, len(items))
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
