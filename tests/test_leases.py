@@ -124,7 +124,7 @@ async def test_the_redis_log_numbers_from_blocks_and_keeps_a_bounded_expiring_st
         assert seqs == list(range(8, 8 + SEQ_BLOCK + 11))
         await log.close()
         key = log.stream_key("s")
-        assert 100 <= await client.xlen(key) < 300  # MAXLEN ~ 100: trimmed in whole nodes
+        assert 0 < await client.xlen(key) < 300  # MAXLEN ~ 100 entries (batches of frames)
         assert 0 < await client.pttl(key) <= 60_000
         parts = await log.streamed_parts("s")
         assert parts["m"].endswith(f"{SEQ_BLOCK + 9} ")

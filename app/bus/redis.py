@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from app.bus.base import Frame
 from app.bus.memory import MemoryLog
@@ -105,10 +106,12 @@ class RedisLog(MemoryLog):
             return await super().streamed_parts(session_id)
         parts: dict[str, str] = {}
         for _id, fields in entries or ():
-            frame = orjson.loads((fields or {})[b"f"])
-            if frame.get("type") == "assistant.delta":
-                message_id = frame["message_id"]
-                parts[message_id] = parts.get(message_id, "") + frame["delta"]
+            text = (fields or {})[b"f"]
+            for line in (text.encode() if isinstance(text, str) else text).split(b"\n"):
+                frame = orjson.loads(line)
+                if frame.get("type") == "assistant.delta":
+                    message_id = frame["message_id"]
+                    parts[message_id] = parts.get(message_id, "") + frame["delta"]
         return parts
 
     async def ping(self) -> None:
@@ -142,13 +145,20 @@ class RedisLog(MemoryLog):
                     self._pending.task_done()
 
     async def _write(self, batch: list[tuple[str, int, str]]) -> None:
-        pipe = self._client.pipeline(transaction=False)
-        keys: set[str] = set()
+        # One entry per session and batch (its frames, one JSON text a line, id the last
+        # seq): at full speed a whole burst of deltas is one XADD instead of one each.
+        grouped: dict[str, list[str]] = {}
+        last: dict[str, int] = {}
         for session_id, seq, text in batch:
+            grouped.setdefault(session_id, []).append(text)
+            last[session_id] = seq
+        pipe = self._client.pipeline(transaction=False)
+        for session_id, texts in grouped.items():
             key = self.stream_key(session_id)
-            keys.add(key)
-            pipe.xadd(key, {"f": text}, id=f"{seq}-0", maxlen=self._max_frames, approximate=True)
-        for key in keys:
-            # Each frame pushes the expiry back: the stream outlives its answer by the window.
+            fields: dict[FieldT, EncodableT] = {"f": "\n".join(texts)}
+            pipe.xadd(
+                key, fields, id=f"{last[session_id]}-0", maxlen=self._max_frames, approximate=True
+            )
+            # Each write pushes the expiry back: the stream outlives its answer by the window.
             pipe.pexpire(key, self._replay_ms)
         await pipe.execute(raise_on_error=False)
