@@ -1,4 +1,4 @@
-"""`python -m app`: serve the app with uvicorn on the configured host and port."""
+"""`python -m app`: serve the app with uvicorn on HOST and PORT, in WORKERS processes."""
 
 from __future__ import annotations
 
@@ -12,13 +12,20 @@ from app.serving import uvicorn_options
 
 
 def main() -> None:
-    """Load the settings, build the app and serve it."""
+    """Load the settings, build the app and serve it; refuse WORKERS that cannot share state."""
     settings = load_settings()
+    problem = settings.several_processes_problem()
+    if problem is not None:
+        raise SystemExit(f"Invalid configuration: {problem}")
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # Each worker process builds its own app from the environment, as the first one did.
+    target = "app.main:create_app" if settings.workers > 1 else create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=settings.workers > 1,
+        workers=settings.workers if settings.workers > 1 else None,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

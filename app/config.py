@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     redis_url: str | None = None
     redis_prefix: str = Field(default="realtime", min_length=1, max_length=200)
+    session_lease_seconds: float = Field(default=15.0, ge=1, le=3600)
+    stream_replay_seconds: float = Field(default=300.0, ge=1, le=86_400)
+    workers: int = Field(default=1, ge=1, le=64)
     max_message_chars: int = Field(default=8000, ge=1, le=1_000_000)
     summary_shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -168,6 +171,27 @@ class Settings(BaseSettings):
     def sql_url(self) -> URL:
         """The async SQLAlchemy URL the SQL store connects to."""
         return to_async_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    @property
+    def bus(self) -> Literal["memory", "redis"]:
+        """`redis` (processes as one service) with REDIS_URL on PostgreSQL, else `memory`."""
+        sql_backend = self.sql_url.get_backend_name() if self.storage_backend == "sql" else None
+        on_postgres = sql_backend == "postgresql"
+        return "redis" if self.redis_url and on_postgres else "memory"
+
+    def several_processes_problem(self) -> str | None:
+        """Why WORKERS processes cannot share this configuration, if they cannot."""
+        if self.workers == 1 or self.bus == "redis":
+            return None
+        if not self.redis_url:
+            return (
+                f"WORKERS={self.workers} needs REDIS_URL (and DATABASE_URL on PostgreSQL): "
+                "without it each process would have its own sessions; set REDIS_URL or WORKERS=1"
+            )
+        return (
+            f"WORKERS={self.workers} needs DATABASE_URL on PostgreSQL: SQLite and the "
+            "Supabase REST client serve one process; set DATABASE_URL=postgresql://… or WORKERS=1"
+        )
 
     @property
     def price_table(self) -> PriceTable:

@@ -30,6 +30,8 @@ from app.chat.registry import Registry
 from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import default_registry
+from app.cluster.guard import hold_sqlite_file, let_go
+from app.cluster.node import Node
 from app.config import Settings, load_settings
 from app.lifecycle import drain_before_signals, drain_from_thread, settle_heap
 from app.llm import build_provider
@@ -43,13 +45,16 @@ log = logging.getLogger("app")
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    sqlite_hold = hold_sqlite_file(settings.sql_url) if settings.storage_backend == "sql" else None
     store = build_store(settings)
     await store.open()
     provider = build_provider(settings)
+    node = Node(settings, store) if settings.bus == "redis" else None
+    app.state.node = node
     app.state.store = store
     app.state.provider = provider
     app.state.tools = default_registry()
-    app.state.summarizer = Summarizer(store, provider)
+    app.state.summarizer = Summarizer(store, provider, node.leases if node else None)
     app.state.authenticator = Authenticator.from_settings(settings)
     app.state.rate_limiter = build_rate_limiter(settings)
     writer = DurableWriter(store)
@@ -57,7 +62,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         _services(settings, app, writer), sweep_seconds=settings.orphan_sweep_seconds
     )
     app.state.registry = registry
-    registry.start_sweeping()
+    if node is not None:
+        node.start(registry, app.state.summarizer)  # its upkeep loop sweeps
+    else:
+        registry.start_sweeping()
 
     async def drain() -> None:
         await registry.drain(settings.shutdown_drain_seconds)
@@ -66,7 +74,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.drain = drain_from_thread(
         asyncio.get_running_loop(), drain, settings.shutdown_drain_seconds + 10
     )
-    log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
+    log.info(
+        "storage=%s llm=%s model=%s bus=%s", store.name, provider.name, provider.model, settings.bus
+    )
     metrics.describe_service(
         version=app.version, storage=store.name, llm=provider.name, model=provider.model
     )
@@ -78,20 +88,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await registry.close()
         await writer.drain(settings.summary_shutdown_timeout_seconds)
         await app.state.summarizer.drain(settings.summary_shutdown_timeout_seconds)
+        if node is not None:
+            await node.close()
         if app.state.rate_limiter is not None:
             await app.state.rate_limiter.close()
         await provider.close()
         await store.close()
         metrics.process_stopped()
+        let_go(sqlite_hold)
 
 
 def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> SessionServices:
+    node: Node | None = app.state.node
     return SessionServices(
         store=app.state.store,
         writer=writer,
         provider=app.state.provider,
         tools=app.state.tools,
-        log=build_log(settings),
+        log=node.log if node is not None else build_log(settings),
         summarizer=app.state.summarizer,
         options=ChatOptions(
             system_prompt=settings.system_prompt,
@@ -100,6 +114,7 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
             context_tokens=settings.llm_context_tokens,
         ),
         grace_seconds=settings.resume_grace_seconds,
+        leases=node.leases if node is not None else None,
     )
 
 

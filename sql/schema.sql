@@ -40,6 +40,18 @@ create index if not exists sessions_user_id_start_time_idx on public.sessions (u
 create index if not exists sessions_start_time_idx on public.sessions (start_time);
 create index if not exists session_events_session_id_id_idx on public.session_events (session_id, id);
 
+-- Several processes (REDIS_URL): which process holds each session and until when, the highest
+-- seq reserved for it, and which end of the session has its summary (docs/deployment.md).
+create table if not exists public.session_leases (
+    session_id            text primary key,
+    holder                text,
+    expires_at            timestamptz,
+    seq_ceiling           bigint not null default 0,
+    summarized_end        timestamptz,
+    summary_claimed_until timestamptz
+);
+create index if not exists session_leases_holder_idx on public.session_leases (holder);
+
 -- The migration revision these tables are at (Alembic's own table): the app upgrades a database
 -- from here when it starts. Keep it the newest revision of app/store/migrations/versions/ and
 -- the tables above equal to what the migrations make (tests/test_schema.py checks both).
@@ -48,7 +60,7 @@ create table if not exists public.alembic_version (
     constraint alembic_version_pkc primary key (version_num)
 );
 delete from public.alembic_version;
-insert into public.alembic_version (version_num) values ('0002');
+insert into public.alembic_version (version_num) values ('0003');
 
 -- Row-level security: the app writes with the service role (which bypasses RLS) or as the
 -- tables' owner; through Supabase's Data API a signed-in user may only read their own rows,
@@ -56,6 +68,7 @@ insert into public.alembic_version (version_num) values ('0002');
 alter table public.sessions enable row level security;
 alter table public.session_events enable row level security;
 alter table public.alembic_version enable row level security;
+alter table public.session_leases enable row level security;
 
 -- Supabase provides the roles and auth.uid(); on plain PostgreSQL apply sql/supabase_local.sql
 -- first to get them, or this part is skipped (the tables above work without it).

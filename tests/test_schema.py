@@ -58,7 +58,7 @@ async def test_schema_sql_matches_the_tables_the_migrations_make(fresh_pg_url: s
         await _open_store(app_db)
         from_sql, from_app = await _describe(fresh_pg_url), await _describe(app_db)
     assert from_sql == from_app
-    assert len(from_sql["columns"]) == 16 and len(from_sql["checks"]) == 8
+    assert len(from_sql["columns"]) == 22 and len(from_sql["checks"]) == 9
     assert from_sql["revision"] == [(head_revision(),)]
 
 

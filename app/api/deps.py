@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from app.chat.registry import Registry
 from app.chat.summarizer import Summarizer
 from app.chat.tools import ToolRegistry
+from app.cluster.node import Node
 from app.config import Settings
 from app.llm.base import Provider
 from app.store.base import Store
@@ -51,7 +52,14 @@ def get_registry(conn: HTTPConnection) -> Registry:
     return registry
 
 
+def get_node(conn: HTTPConnection) -> Node | None:
+    """This process as one of several (REDIS_URL), or None for a single process."""
+    node: Node | None = conn.app.state.node
+    return node
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 SummarizerDep = Annotated[Summarizer, Depends(get_summarizer)]
+NodeDep = Annotated[Node | None, Depends(get_node)]

@@ -102,4 +102,5 @@ class HealthOut(BaseModel):
     storage: str
     llm: str
     model: str | None = None
+    bus: str = Field(default="memory", description="`memory` (one process) or `redis` (several).")
     detail: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, WebSocket
@@ -9,11 +10,14 @@ from starlette.websockets import WebSocketState
 
 from app import metrics
 from app.api.auth import CLOSE_STORAGE_DOWN, admit_user_message, open_handshake
-from app.api.deps import get_registry, get_settings
+from app.api.deps import get_node, get_registry, get_settings
 from app.chat.events import ErrorFrame, UserMessage, parse_client_frame
 from app.chat.outbox import CLOSE_POLICY, Outbox
+from app.chat.registry import HeldElsewhere
 from app.chat.session import Refused, Session
 from app.chat.subscriber import Subscriber
+from app.cluster.relay import CLOSE_TRY_AGAIN, Relay, Unreachable
+from app.cluster.remote import RemoteSession
 from app.store.base import StoreError
 from app.vocabulary import (
     CONNECTION_MODES,
@@ -25,6 +29,9 @@ from app.vocabulary import (
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
+
+# A session its holder is letting go of is taken here after a few short tries.
+_JOIN_TRIES = 20
 
 
 def _problem(session_id: str, mode: str, on_disconnect: str, after_seq: int | None) -> str | None:
@@ -103,17 +110,33 @@ async def _join(
     after_seq: int | None,
     *,
     owner: str | None,
-) -> Session | None:
+) -> Session | RemoteSession | None:
     registry = get_registry(websocket)
+    join = {"session_id": session_id, "user_id": user_id, "mode": mode, "after_seq": after_seq}
     try:
-        return await registry.connect(
-            subscriber,
-            session_id=session_id,
-            user_id=user_id,
-            mode=mode,
-            after_seq=after_seq,
-            owner=owner,
-        )
+        for attempt in range(_JOIN_TRIES):
+            try:
+                return await registry.connect(
+                    subscriber,
+                    session_id=session_id,
+                    user_id=user_id,
+                    mode=mode,
+                    after_seq=after_seq,
+                    owner=owner,
+                )
+            except HeldElsewhere as held:
+                relayed = await _relay(websocket).connect(
+                    subscriber,
+                    holder=held.holder,
+                    join={**join, "owner": owner, "on_disconnect": subscriber.on_disconnect},
+                )
+                if relayed is not None:
+                    return relayed
+            await asyncio.sleep(0.01 * (attempt + 1))
+        raise Unreachable("the session is changing process")
+    except Unreachable as exc:
+        log.warning("session %s refused: %s", session_id, exc)
+        subscriber.close(CLOSE_TRY_AGAIN, "the session's process is unreachable; try again")
     except Refused as refused:
         subscriber.close(refused.code, refused.reason)
     except StoreError as exc:
@@ -126,7 +149,7 @@ async def _join(
 
 
 async def _receive_loop(
-    websocket: WebSocket, session: Session, subscriber: Subscriber, user_id: str
+    websocket: WebSocket, session: Session | RemoteSession, subscriber: Subscriber, user_id: str
 ) -> None:
     max_chars = get_settings(websocket).max_message_chars
     while True:
@@ -147,6 +170,13 @@ async def _receive_loop(
                 subscriber.reply(refused)
                 continue
         await session.handle(subscriber, frame)
+
+
+def _relay(websocket: WebSocket) -> Relay:
+    node = get_node(websocket)
+    if node is None or node.relay is None:
+        raise Unreachable("no relay in a single process")
+    return node.relay
 
 
 def _mode(value: str) -> ConnectionMode:

@@ -50,6 +50,10 @@ class SessionLog(Protocol):
         """Call `listener` with each frame appended from now on; returns the way to stop."""
         ...
 
+    async def streamed_parts(self, session_id: str) -> dict[str, str]:
+        """The text each answer still held had streamed so far, by message_id."""
+        ...
+
     async def forget(self, session_id: str) -> None:
         """Release what is held for a session that has ended and has no connection."""
         ...

@@ -127,6 +127,15 @@ class MemoryLog:
 
         return stop
 
+    async def streamed_parts(self, session_id: str) -> dict[str, str]:
+        """The text each answer still held had streamed so far, by message_id."""
+        parts: dict[str, str] = {}
+        entry = self._entries.get(session_id)
+        for held in entry.held if entry is not None else ():
+            if isinstance(held, _Deltas):
+                parts[held.message_id] = parts.get(held.message_id, "") + "".join(held.pieces)
+        return parts
+
     async def forget(self, session_id: str) -> None:
         """Release what is held for a session that has ended and has no connection."""
         entry = self._entries.get(session_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.bus.base import Tail
 from app.chat.events import ConversationFrame
-from app.chat.orphans import close_cut_off_answers
+from app.chat.orphans import StreamedParts, close_cut_off_answers
 from app.chat.records import event_frame, last_seq
 from app.chat.tail import read_back
 from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
@@ -37,6 +37,7 @@ async def load_state(
     create: bool,
     owner: str | None = None,
     context_tokens: int = 16000,
+    parts: StreamedParts | None = None,
 ) -> StoredState:
     """Read (or create) the session; answers a dead process left open are stored first.
 
@@ -48,7 +49,7 @@ async def load_state(
     if created:
         return StoredState(record=record, created=True, events=[], floor=0)
     events, complete = await read_back(store, session_id, context_tokens=context_tokens)
-    floor = await close_cut_off_answers(store, session_id, events) if events else 0
+    floor = await close_cut_off_answers(store, session_id, events, parts) if events else 0
     if floor != last_seq(events):
         events, complete = await read_back(store, session_id, context_tokens=context_tokens)
     return StoredState(record=record, created=False, events=events, floor=floor, complete=complete)

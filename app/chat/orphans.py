@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Container
+from collections.abc import Awaitable, Callable, Container
 from datetime import UTC, datetime
 
 from app.chat.events import AssistantDone
@@ -17,18 +17,32 @@ log = logging.getLogger(__name__)
 SEQ_GAP_AFTER_CRASH = 1_000_000
 
 
-async def close_cut_off_answers(store: Store, session_id: str, events: list[EventRecord]) -> int:
-    """Store `interrupted` answers for questions left unanswered; return the seq to go on from."""
+# What an answer had streamed before its process died, by message_id (a shared log keeps it).
+StreamedParts = Callable[[], Awaitable[dict[str, str]]]
+
+
+async def close_cut_off_answers(
+    store: Store,
+    session_id: str,
+    events: list[EventRecord],
+    parts: StreamedParts | None = None,
+) -> int:
+    """Store `interrupted` answers for questions left unanswered; return the seq to go on from.
+
+    Each keeps the text it had streamed when `parts` knows it.
+    """
     pending = unanswered(events)
     floor = last_seq(events)
     if not pending:
         return floor
+    streamed = await parts() if parts is not None else {}
     floor += SEQ_GAP_AFTER_CRASH
     for question in pending:
         floor += 1
+        message_id = str(question.metadata["message_id"])
         done = AssistantDone(
-            message_id=str(question.metadata["message_id"]),
-            content="",
+            message_id=message_id,
+            content=streamed.get(message_id, ""),
             finish_reason="interrupted",
             seq=floor,
         )
@@ -50,17 +64,20 @@ async def end_orphans(store: Store, summarizer: Summarizer, *, live: Container[s
             if session.session_id in live:
                 offset += 1
                 continue
-            if await _end_orphan(store, summarizer, session.session_id):
+            if await end_orphan(store, summarizer, session.session_id):
                 ended += 1
             else:
                 offset += 1
 
 
-async def _end_orphan(store: Store, summarizer: Summarizer, session_id: str) -> bool:
+async def end_orphan(
+    store: Store, summarizer: Summarizer, session_id: str, parts: StreamedParts | None = None
+) -> bool:
+    """End one session left active by a process that is gone; False if it was never connected."""
     events = await store.list_events(session_id, limit=100_000)
     if not any(e.event_type == "session_start" for e in events):
         return False  # made over REST and never connected: not ours to end
-    await close_cut_off_answers(store, session_id, events)
+    await close_cut_off_answers(store, session_id, events, parts)
     await store.add_event(
         NewEvent(session_id=session_id, event_type="session_end", metadata={"reason": "orphaned"})
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 
-from app.chat.orphans import end_orphans
+from app.chat.orphans import end_orphan, end_orphans
+from app.chat.services import HeldElsewhere as HeldElsewhere
+from app.chat.services import NotHere as NotHere
 from app.chat.session import (
     CLOSE_SHUTTING_DOWN,
     CLOSE_UNKNOWN_SESSION,
@@ -21,13 +24,35 @@ from app.vocabulary import ConnectionMode
 log = logging.getLogger(__name__)
 
 
+class _KeyedLocks:
+    """One lock per session id, dropped once nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class Registry:
     """One Session object per live session id; connections join through here."""
 
     def __init__(self, services: SessionServices, *, sweep_seconds: float = 30.0) -> None:
         self.services = services
         self._sessions: dict[str, Session] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = _KeyedLocks()
         self._unended: set[str] = set()
         self._sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
@@ -35,6 +60,17 @@ class Registry:
 
     def __contains__(self, session_id: object) -> bool:
         return session_id in self._sessions
+
+    def live_ids(self) -> list[str]:
+        """The ids of the sessions live in this process."""
+        return list(self._sessions)
+
+    def abandon(self, session_id: str) -> None:
+        """Stop a session another process has taken over."""
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.abandon()
+            self._forget(session)  # a new connection opens it afresh, from storage
 
     def get(self, session_id: str) -> Session | None:
         """The live session with this id, if any."""
@@ -49,15 +85,20 @@ class Registry:
         mode: ConnectionMode,
         after_seq: int | None,
         owner: str | None = None,
+        relayed: bool = False,
     ) -> Session:
         """Join `subscriber` to its session; Refused, or StoreError when storage is down.
 
         With an `owner` (a signed-in user), a session of anyone else is refused as unknown
-        (4404) before it is claimed or replayed, whatever the mode.
+        (4404) before it is claimed or replayed, whatever the mode. With leases, a session
+        another process holds raises HeldElsewhere; a `relayed` connection (from another
+        process) to a session not live here raises NotHere.
         """
         if self._draining:
             raise Refused(CLOSE_SHUTTING_DOWN, "the server is shutting down")
-        session = await self._session(session_id, user_id=user_id, mode=mode, owner=owner)
+        session = await self._session(
+            session_id, user_id=user_id, mode=mode, owner=owner, relayed=relayed
+        )
         if owner is not None and session.user_id != owner:
             raise Refused(CLOSE_UNKNOWN_SESSION, "session not found")
         session.joining += 1
@@ -75,13 +116,21 @@ class Registry:
         return session
 
     async def _session(
-        self, session_id: str, *, user_id: str, mode: ConnectionMode, owner: str | None
+        self,
+        session_id: str,
+        *,
+        user_id: str,
+        mode: ConnectionMode,
+        owner: str | None,
+        relayed: bool,
     ) -> Session:
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(session_id):
             session = self._sessions.get(session_id)
             if session is not None:
                 return session
+            if relayed:
+                raise NotHere(session_id)
+            await self._lease(session_id)
             try:
                 session = await Session.open(
                     self.services,
@@ -90,19 +139,42 @@ class Registry:
                     create=mode != "observe",
                     owner=owner,
                 )
-            except NotFound:
-                self._locks.pop(session_id, None)
-                raise Refused(CLOSE_UNKNOWN_SESSION, "session not found") from None
+            except BaseException as exc:
+                await self._release(session_id)
+                if isinstance(exc, NotFound):
+                    raise Refused(CLOSE_UNKNOWN_SESSION, "session not found") from None
+                raise
             session.on_idle = self._forget
             session.on_end_failed = self._unended.add
             self._sessions[session_id] = session
             return session
 
+    async def _lease(self, session_id: str) -> None:
+        leases = self.services.leases
+        if leases is not None:
+            holder = await leases.acquire(session_id)
+            if holder is not None:
+                raise HeldElsewhere(holder)
+
+    async def _release(self, session_id: str) -> None:
+        """Give the lease up (called with the id's lock held, the session not live here)."""
+        if self.services.leases is not None:
+            try:
+                await self.services.leases.release(session_id)
+            except StoreError as exc:  # it expires by itself
+                log.warning("session %s: lease not released: %s", session_id, exc)
+
     def _forget(self, session: Session) -> None:
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
-            self._locks.pop(session.session_id, None)
-            asyncio.get_running_loop().create_task(self.services.log.forget(session.session_id))
+            asyncio.get_running_loop().create_task(self._let_go(session.session_id))
+
+    async def _let_go(self, session_id: str) -> None:
+        async with self._locks.hold(session_id):
+            if session_id in self._sessions:
+                return  # a connection opened it again meanwhile
+            await self.services.log.forget(session_id)
+            await self._release(session_id)
 
     # Orphans: at start-up, and sessions whose end could not be written.
 
@@ -111,10 +183,34 @@ class Registry:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
     async def sweep(self) -> int:
-        """End every session left active and not live here; how many were ended."""
-        ended = await end_orphans(self.services.store, self.services.summarizer, live=self)
+        """End every session left active and not live here (or anywhere); how many were ended."""
+        if self.services.leases is None:
+            ended = await end_orphans(self.services.store, self.services.summarizer, live=self)
+        else:
+            ended = 0
+            for session_id in await self.services.leases.orphans():
+                ended += await self._end_unheld(session_id)
         self._unended = {sid for sid in self._unended if sid in self._sessions}
         return ended
+
+    async def _end_unheld(self, session_id: str) -> bool:
+        """Take the lease of a session nobody holds and end it (its process died)."""
+        async with self._locks.hold(session_id):
+            if session_id in self._sessions:
+                return False
+            try:
+                await self._lease(session_id)
+            except HeldElsewhere:
+                return False  # another process took it a moment ago
+            try:
+                services = self.services
+
+                async def parts() -> dict[str, str]:
+                    return await services.log.streamed_parts(session_id)
+
+                return await end_orphan(services.store, services.summarizer, session_id, parts)
+            finally:
+                await self._release(session_id)
 
     async def _sweep_forever(self) -> None:
         done_once = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.bus.base import SessionLog
 from app.chat.answer import ChatOptions
@@ -27,6 +28,34 @@ class Refused(Exception):
         self.reason = reason
 
 
+class HeldElsewhere(Exception):
+    """Another live process holds the session: its connections are relayed there."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"session held by process {holder}")
+        self.holder = holder
+
+
+class NotHere(Exception):
+    """A connection relayed from another process to a session this one does not hold now."""
+
+
+class Leases(Protocol):
+    """One writer process per session across processes (app/store/leases.py)."""
+
+    async def acquire(self, session_id: str) -> str | None:
+        """Hold the session here (None), or the id of the live process that holds it."""
+        ...
+
+    async def release(self, session_id: str) -> None:
+        """Let another process take the session."""
+        ...
+
+    async def orphans(self) -> list[str]:
+        """Active, connected sessions that no live process holds."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionServices:
     """What every session of the process shares (injected, so tests build their own)."""
@@ -40,3 +69,5 @@ class SessionServices:
     options: ChatOptions
     grace_seconds: float = 0.0
     queue_limit: int = 10
+    # Set when several processes share the database (REDIS_URL): sessions are leased.
+    leases: Leases | None = None

@@ -118,6 +118,7 @@ class Session:
             create=create,
             owner=owner,
             context_tokens=options.context_tokens,
+            parts=lambda: services.log.streamed_parts(session_id),
         )
         events, created = state.events, state.created
         last = await services.log.open(session_id, floor=state.floor)
@@ -348,6 +349,18 @@ class Session:
             self._ending = None
             if not self._subscribers and not self.joining:
                 self._idle()
+
+    def abandon(self) -> None:
+        """Another process took the session over (this one was paused past its lease): stop.
+
+        Its connections are closed so they reconnect to the new holder; nothing more is
+        ended or summarised here.
+        """
+        self.closing = True
+        self.active = False
+        self._answers.cancel_all()
+        for subscriber in tuple(self._subscribers):
+            subscriber.close(CLOSE_SHUTTING_DOWN, "the session moved to another process")
 
     @property
     def ending(self) -> asyncio.Task[None] | None:

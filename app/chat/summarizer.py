@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from typing import Protocol
 
 from app.chat.summary import build_summary
 from app.chat.tail import read_back
@@ -26,20 +28,45 @@ async def session_digest(store: Store, session_id: str) -> list[EventRecord]:
     return [*(e for e in head if e.id < tail[0].id), *tail] if tail else head
 
 
-class Summarizer:
-    """Builds and saves summaries; background runs are tracked so shutdown can wait."""
+# How long a claimed summary stays ours before another process may build it instead.
+CLAIM_SECONDS = 120.0
 
-    def __init__(self, store: Store, provider: Provider) -> None:
+
+class SummaryClaims(Protocol):
+    """Exactly one summary per end of a session across processes (app/store/leases.py)."""
+
+    async def claim_summary(self, session_id: str, *, seconds: float) -> datetime | None:
+        """The end whose summary is now ours to write, or None."""
+        ...
+
+    async def finish_summary(self, session_id: str, *, ended: datetime, summary: str) -> bool:
+        """Save the summary of the end claimed; False if it has one already."""
+        ...
+
+
+class Summarizer:
+    """Builds and saves summaries; background runs are tracked so shutdown can wait.
+
+    With `claims` (several processes), a scheduled summary is built only by the process
+    that claims the session's latest end, and stored once with its `summary` event.
+    """
+
+    def __init__(
+        self, store: Store, provider: Provider, claims: SummaryClaims | None = None
+    ) -> None:
         self._store = store
         self._provider = provider
+        self.claims = claims
         self._pending: set[asyncio.Task[None]] = set()
 
     async def summarize(self, session_id: str) -> SessionRecord:
         """Build the summary from the stored events and save it; returns the session."""
+        return await self._store.set_summary(session_id, await self._build(session_id))
+
+    async def _build(self, session_id: str) -> str:
         session = await self._store.get_session(session_id)
         events = await session_digest(self._store, session_id)
-        summary = await build_summary(session, events, self._provider)
-        return await self._store.set_summary(session_id, summary)
+        return await build_summary(session, events, self._provider)
 
     def schedule(self, session_id: str) -> None:
         """Summarize in the background; failures are logged, never raised."""
@@ -57,9 +84,19 @@ class Summarizer:
         if late:
             log.warning("shutdown cancelled %d unfinished summaries", len(late))
 
+    async def _claimed(self, session_id: str, claims: SummaryClaims) -> None:
+        ended = await claims.claim_summary(session_id, seconds=CLAIM_SECONDS)
+        if ended is None:
+            return  # summarised already, or another process is at it
+        summary = await self._build(session_id)
+        await claims.finish_summary(session_id, ended=ended, summary=summary)
+
     async def _run(self, session_id: str) -> None:
         try:
-            await self.summarize(session_id)
+            if self.claims is not None:
+                await self._claimed(session_id, self.claims)
+            else:
+                await self.summarize(session_id)
         except StoreError as exc:
             log.warning("summary of session %s not saved: %s", session_id, exc)
         except Exception:

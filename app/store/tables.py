@@ -101,3 +101,18 @@ session_events = Table(
     CheckConstraint(_one_of("role", ROLES), name="session_events_role_check"),
     Index("session_events_session_id_id_idx", "session_id", "id"),
 )
+
+# Several processes (REDIS_URL): who runs each session's answers, until when, the highest seq
+# any process may have given out, and which end of the session has its summary. No foreign
+# key: a process takes the lease before it creates the session's row.
+session_leases = Table(
+    "session_leases",
+    metadata,
+    Column("session_id", Text, primary_key=True),
+    Column("holder", Text),
+    Column("expires_at", UTCDateTime),
+    Column("seq_ceiling", BigInteger, nullable=False, server_default=text("0")),
+    Column("summarized_end", UTCDateTime),
+    Column("summary_claimed_until", UTCDateTime),
+    Index("session_leases_holder_idx", "holder"),
+)

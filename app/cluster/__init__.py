@@ -1,0 +1,1 @@
+"""Several server processes as one service: leases, the relay between processes, recovery."""
