@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from app import metrics
 from app.config import load_settings
 from app.main import create_app
 from app.serving import uvicorn_options
@@ -20,6 +21,8 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # Workers sum their metrics through one folder; set before they start and import it.
+    metrics.share_between_workers(settings.workers)
     # Each worker process builds its own app from the environment, as the first one did.
     target = "app.main:create_app" if settings.workers > 1 else create_app(settings)
     uvicorn.run(
