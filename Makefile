@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # ruff reads the notebooks too; mypy checks the Python packages.
-LINT_PATHS := app tests bench scripts notebooks
+LINT_PATHS := app tests bench tools scripts notebooks
 
 .PHONY: run test lint bench chromium screenshot clean
 
@@ -36,7 +36,7 @@ test: $(VENV)/.dev-installed chromium
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
-	$(PY) -m mypy --strict app tests bench
+	$(PY) -m mypy --strict app tests bench tools
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/store_bench.py

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     )
     local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
     llm_prices: str = ""
+    # The most history one model call carries; older turns are folded into a summary.
+    llm_context_tokens: int = Field(default=16000, ge=256, le=10_000_000)
 
     api_key: SecretStr | None = None
     auth_jwt_secret: SecretStr | None = None
@@ -88,6 +90,7 @@ class Settings(BaseSettings):
     resume_grace_seconds: float = Field(default=0.0, ge=0, le=86_400)
     ws_outbox_frames: int = Field(default=1000, ge=1, le=1_000_000)
     ws_delta_flush_ms: float = Field(default=25.0, ge=0, le=1000)
+    ws_per_message_deflate: bool = False
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=600)
     orphan_sweep_seconds: float = Field(default=30.0, gt=0, le=86_400)
 

@@ -1,4 +1,7 @@
-"""The application factory; the lifespan opens the store and the provider."""
+"""The application factory, and `app`, the app on the environment's settings.
+
+`uvicorn app.main:app` and `fastapi run app/main.py` serve `app`; tests call `create_app(settings)`.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from app import metrics
 from app.api import auth, events, exports, health, sessions, ws
 from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
+from app.api.limits import BodyLimit
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
@@ -91,6 +95,7 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
             system_prompt=settings.system_prompt,
             max_tool_rounds=settings.llm_max_tool_rounds,
             prices=settings.price_table,
+            context_tokens=settings.llm_context_tokens,
         ),
         grace_seconds=settings.resume_grace_seconds,
     )
@@ -107,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or load_settings()
     redact_tokens_in_server_logs()
     install_error_handlers(app)
+    # Inside CORS, so a browser can read the 413 too.
+    app.add_middleware(BodyLimit)
     if app.state.settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -123,3 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC_DIR / "index.html")
 
     return app
+
+
+# Built on import, from the environment (and `.env`), as `uvicorn app.main:app` expects.
+app = create_app()

@@ -26,9 +26,15 @@ create table if not exists public.session_events (
     created_at  timestamptz not null default now(),
     constraint session_events_event_type_check check (event_type in (
         'user_message', 'assistant_message', 'tool_call', 'tool_result',
-        'error', 'session_start', 'session_end', 'summary')),
+        'error', 'session_start', 'session_end', 'summary', 'context_summary')),
     constraint session_events_role_check check (role in ('user', 'assistant', 'tool', 'system'))
 );
+
+-- A table made by an older version of this file learns the newer event types (run again safely).
+alter table public.session_events drop constraint if exists session_events_event_type_check;
+alter table public.session_events add constraint session_events_event_type_check check (event_type in (
+    'user_message', 'assistant_message', 'tool_call', 'tool_result',
+    'error', 'session_start', 'session_end', 'summary', 'context_summary'));
 
 create index if not exists sessions_user_id_start_time_idx on public.sessions (user_id, start_time);
 create index if not exists sessions_start_time_idx on public.sessions (start_time);
@@ -42,7 +48,7 @@ create table if not exists public.alembic_version (
     constraint alembic_version_pkc primary key (version_num)
 );
 delete from public.alembic_version;
-insert into public.alembic_version (version_num) values ('0001');
+insert into public.alembic_version (version_num) values ('0002');
 
 -- Row-level security: the app writes with the service role (which bypasses RLS) or as the
 -- tables' owner; through Supabase's Data API a signed-in user may only read their own rows,

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.store.base import NewEvent, Store
 from app.store.scoped import ScopedStore
 from tests.servers.jwks import ISSUER, JWT_SECRET, hs256_token
-from tests.wsclient import ask, open_session, stored_events
+from tests.wsclient import ask, open_session, stored_events, wait_for_summary
 
 pytestmark = pytest.mark.timeout(120)
 ServerFactory = Callable[[Settings], BackgroundServer]
@@ -77,7 +77,9 @@ def _events_frame(text: str, kind: str) -> pd.DataFrame:
         frame["id"] = frame["id"].astype(int)
         frame["metadata"] = frame["metadata"].map(json.loads)
         return frame
-    return pd.read_json(io.StringIO(text), lines=True, dtype=False, convert_dates=False)
+    return pd.read_json(
+        io.StringIO(text), lines=True, dtype=False, convert_dates=False, precise_float=True
+    )
 
 
 async def _converse(base: str, session_id: str, *, token: str | None = None) -> None:
@@ -94,6 +96,9 @@ async def test_the_export_reads_back_into_pandas_as_the_stored_events(
     base = live_server.url
     await _converse(base, "export-1")
     await _converse(base, "export-2")
+    # Ending a session writes its last events in the background: wait until both are whole.
+    await wait_for_summary(base, "export-1")
+    await wait_for_summary(base, "export-2")
     stored = await stored_events(base, "export-1") + await stored_events(base, "export-2")
     async with httpx.AsyncClient(base_url=base) as http:
         answer = await http.get("/events/export", params={"format": kind})

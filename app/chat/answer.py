@@ -10,14 +10,18 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app import metrics
+from app.chat.compaction import Compactor
+from app.chat.context import ContextWindow
 from app.chat.durable import DurableWriter
 from app.chat.events import AssistantDone, ConversationFrame, ErrorFrame, UserMessageEcho
+from app.chat.history import Turn, pair_tool_calls
 from app.chat.records import frame_record
 from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
+from app.llm.tokens import estimate_tools
 from app.pricing import ModelPrice, answer_cost
-from app.store.base import EventRecord, Store, StoreError
+from app.store.base import EventRecord, InvalidValue, Store, StoreError
 from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
@@ -32,13 +36,13 @@ class ChatOptions:
 
     system_prompt: str
     max_tool_rounds: int = 5
-    max_history_messages: int = 200
     prices: Mapping[str, ModelPrice] = field(default_factory=dict)
+    context_tokens: int = 16000
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerContext:
-    """What every answer of one session uses: its id, model, tools, store and log."""
+    """What every answer of one session uses: its id, model, tools, store, log and context."""
 
     session_id: str
     store: Store
@@ -47,6 +51,8 @@ class AnswerContext:
     tools: ToolRegistry
     options: ChatOptions
     publish: Callable[[ConversationFrame], Awaitable[ConversationFrame]]
+    window: ContextWindow
+    compactor: Compactor
 
 
 class Answer:
@@ -55,11 +61,11 @@ class Answer:
     The model runs in a task of its own, so cancelling it never cancels the storing around it.
     """
 
-    def __init__(self, ctx: AnswerContext, question: UserMessageEcho, history: list[Message]):
+    def __init__(self, ctx: AnswerContext, question: UserMessageEcho):
         self.question = question
         self.message_id = question.message_id
         self._ctx = ctx
-        self._history = history
+        self._turn: Turn | None = None
         self._state = TurnState(question.message_id)
         self._cancel_reason: FinishReason | None = None
         self._model: asyncio.Task[None] | None = None
@@ -78,7 +84,8 @@ class Answer:
         record = frame_record(ctx.session_id, self.question)
         assert record is not None
         stored_question = asyncio.ensure_future(ctx.store.add_event(record))
-        self._history.append({"role": "user", "content": self.question.content})
+        turn = self._turn = ctx.window.begin(self.message_id, self.question.content)
+        stored_question.add_done_callback(_note_first_id(turn))
         reason = self._cancel_reason
         if reason is None:
             self._model = asyncio.get_running_loop().create_task(self._rounds(stored_question))
@@ -90,8 +97,10 @@ class Answer:
             return await self._question_lost(exc)
         done = await ctx.publish(self._state.done(reason))
         assert isinstance(done, AssistantDone)
+        # A call cut off before its result must not reach the model: the API refuses it.
+        turn.messages[:] = pair_tool_calls(turn.messages)
         if done.content:
-            self._history.append({"role": "assistant", "content": done.content})
+            turn.messages.append({"role": "assistant", "content": done.content})
         asyncio.get_running_loop().create_task(self._store_answer(done))
         return done
 
@@ -119,11 +128,15 @@ class Answer:
 
     async def _question_lost(self, exc: StoreError) -> AssistantDone:
         log.warning("session %s: question not stored: %s", self._ctx.session_id, exc)
-        self._history.pop()
+        if self._turn is not None:
+            self._ctx.window.drop(self._turn)
+        refused = isinstance(exc, InvalidValue)
         await self._ctx.publish(
             ErrorFrame(
-                code="storage_unavailable",
-                message="the message could not be stored",
+                code="invalid_message" if refused else "storage_unavailable",
+                message="the message cannot be stored as sent"
+                if refused
+                else "the message could not be stored",
                 message_id=self.message_id,
             )
         )
@@ -134,15 +147,13 @@ class Answer:
 
     async def _rounds(self, stored_question: asyncio.Future[EventRecord]) -> None:
         ctx = self._ctx
-        messages: list[Message] = [
-            {"role": "system", "content": ctx.options.system_prompt},
-            *self._history,
-        ]
         specs = ctx.tools.specs()
         first = True
         for round_number in range(ctx.options.max_tool_rounds + 1):
             # The last round offers no tools, so the model must answer in words.
             offered = specs if round_number < ctx.options.max_tool_rounds else []
+            tools_tokens = estimate_tools(offered)
+            messages = await self._fit(stored_question, tools_tokens)
             self._state.start_round()
             async for frame in self._stream(messages, offered):
                 if first:
@@ -150,9 +161,33 @@ class Answer:
                     await asyncio.shield(stored_question)
                     first = False
                 await self._publish_and_store(frame)
+            if self._state.round_prompt_tokens is not None:
+                ctx.window.record(
+                    self._state.round_prompt_tokens, messages=messages, tools_tokens=tools_tokens
+                )
             if not self._state.wants_tools:
                 return
-            await self._run_tools(messages)
+            await self._run_tools()
+
+    async def _fit(
+        self, stored_question: asyncio.Future[EventRecord], tools_tokens: int
+    ) -> list[Message]:
+        """The call's messages, after folding the oldest turns if they would not fit."""
+        window = self._ctx.window
+        messages = window.messages()
+        tokens = window.project(messages, tools_tokens=tools_tokens)
+        if tokens <= window.budget.limit:
+            return messages
+        # The fold's range ends before this turn's question, so that must be stored first.
+        await asyncio.shield(stored_question)
+        try:
+            folded = await self._ctx.compactor.compact(
+                window, tokens_before=tokens, tools_tokens=tools_tokens
+            )
+        except StoreError as exc:
+            log.warning("session %s: compaction skipped: %s", self._ctx.session_id, exc)
+            folded = False
+        return window.messages() if folded else messages
 
     async def _stream(
         self, messages: list[Message], tools: list[ToolSpec]
@@ -164,12 +199,14 @@ class Answer:
                 if frame is not None:
                     yield frame
 
-    async def _run_tools(self, messages: list[Message]) -> None:
+    async def _run_tools(self) -> None:
+        assert self._turn is not None
+        messages = self._turn.messages
         messages.append(self._state.tool_request())
         for call in self._state.calls:
             result = await self._ctx.tools.run(call.name, call.arguments)
             frame, message = self._state.tool_result(call, result)
-            messages.append(message)
+            messages.append(self._ctx.window.tool_message(message))
             await self._publish_and_store(frame)
 
     async def _publish_and_store(self, frame: ConversationFrame) -> None:
@@ -183,7 +220,12 @@ class Answer:
         timings = self._state.timings()
         cost = answer_cost(self._ctx.options.prices, provider.model, done.usage)
         metrics.answer_timed(timings, model=provider.model, cost_usd=cost)
-        extra = {"provider": provider.name, "model": provider.model, **timings}
+        extra = {
+            "provider": provider.name,
+            "model": provider.model,
+            **timings,
+            **self._ctx.window.counted_metadata(),
+        }
         if cost is not None:
             extra["cost_usd"] = cost
         record = frame_record(self._ctx.session_id, done, extra)
@@ -203,3 +245,13 @@ class Answer:
                 message_id=self.message_id,
             )
         )
+
+
+def _note_first_id(turn: Turn) -> Callable[[asyncio.Future[EventRecord]], None]:
+    """Remember the stored question's id on its turn (a compaction's range ends before it)."""
+
+    def note(stored: asyncio.Future[EventRecord]) -> None:
+        if not stored.cancelled() and stored.exception() is None:
+            turn.first_event_id = stored.result().id
+
+    return note

@@ -112,6 +112,18 @@ class AssistantDone:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContextCompacted:
+    """`context.compacted`: the oldest turns were folded into `summary` for the model."""
+
+    type: Literal["context.compacted"] = "context.compacted"
+    covers_through_id: int
+    summary: str
+    tokens_before: int
+    tokens_after: int
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorFrame:
     """`error`: a stable `code` and a `message` for people; never closes the socket.
 
@@ -142,7 +154,13 @@ class Pong:
 
 # The frames that belong to the session's conversation: numbered by the log, replayable.
 ConversationFrame = (
-    UserMessageEcho | AssistantDelta | ToolCall | ToolResult | AssistantDone | ErrorFrame
+    UserMessageEcho
+    | AssistantDelta
+    | ToolCall
+    | ToolResult
+    | AssistantDone
+    | ContextCompacted
+    | ErrorFrame
 )
 ServerFrame = SessionStarted | ConversationFrame | Pong
 

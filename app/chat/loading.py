@@ -10,21 +10,33 @@ from app.bus.base import Tail
 from app.chat.events import ConversationFrame
 from app.chat.orphans import close_cut_off_answers
 from app.chat.records import event_frame, last_seq
+from app.chat.tail import read_back
 from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
 
 
 @dataclass(frozen=True, slots=True)
 class StoredState:
-    """What storage says about a session as it opens in this process."""
+    """What storage says about a session as it opens in this process.
+
+    `events` is the end of the log: back to its latest `context_summary`, or enough for the
+    context budget; `complete` when it is the whole log.
+    """
 
     record: SessionRecord
     created: bool
     events: list[EventRecord]
     floor: int
+    complete: bool = True
 
 
 async def load_state(
-    store: Store, session_id: str, user_id: str, *, create: bool, owner: str | None = None
+    store: Store,
+    session_id: str,
+    user_id: str,
+    *,
+    create: bool,
+    owner: str | None = None,
+    context_tokens: int = 16000,
 ) -> StoredState:
     """Read (or create) the session; answers a dead process left open are stored first.
 
@@ -33,11 +45,13 @@ async def load_state(
     record, created = await _load_or_create(store, session_id, user_id, create=create)
     if owner is not None and record.user_id != owner:
         raise NotFound(f"session '{session_id}' not found")
-    events = [] if created else await store.list_events(session_id, limit=100_000)
+    if created:
+        return StoredState(record=record, created=True, events=[], floor=0)
+    events, complete = await read_back(store, session_id, context_tokens=context_tokens)
     floor = await close_cut_off_answers(store, session_id, events) if events else 0
     if floor != last_seq(events):
-        events = await store.list_events(session_id, limit=100_000)
-    return StoredState(record=record, created=created, events=events, floor=floor)
+        events, complete = await read_back(store, session_id, context_tokens=context_tokens)
+    return StoredState(record=record, created=False, events=events, floor=floor, complete=complete)
 
 
 async def _load_or_create(
@@ -55,15 +69,21 @@ async def _load_or_create(
         return await store.get_session(session_id), False
 
 
-def checkpoints(events: list[EventRecord], *, every: int = 64) -> list[tuple[int, int]]:
-    """Every `every`-th event as (highest seq up to it, its id), for reading replays short."""
+def checkpoints(
+    events: list[EventRecord], *, every: int = 64, complete: bool = True
+) -> list[tuple[int, int]]:
+    """Every `every`-th event as (highest seq up to it, its id), for reading replays short.
+
+    Of a log's end only (`complete` False), the first `every` events give no mark: a queued
+    message stored just before them may carry a seq above theirs.
+    """
     marks: list[tuple[int, int]] = []
     highest = 0
     for index, event in enumerate(events, start=1):
         seq = event.metadata.get("seq")
         if isinstance(seq, int):
             highest = max(highest, seq)
-        if index % every == 0:
+        if index % every == 0 and (complete or index > every):
             marks.append((highest, event.id))
     return marks
 

@@ -8,13 +8,13 @@ import orjson
 
 from app.chat.events import (
     AssistantDone,
+    ContextCompacted,
     ConversationFrame,
     ErrorFrame,
     ToolCall,
     ToolResult,
     UserMessageEcho,
 )
-from app.llm.base import Message
 from app.store.base import EventRecord, NewEvent
 from app.vocabulary import FINISH_REASONS, FinishReason
 
@@ -57,6 +57,14 @@ def frame_record(
             "usage": frame.usage,
         }
         return _event(session_id, "assistant_message", frame.content, metadata)
+    if isinstance(frame, ContextCompacted):
+        metadata = {
+            **base,
+            "covers_through_id": frame.covers_through_id,
+            "tokens_before": frame.tokens_before,
+            "tokens_after": frame.tokens_after,
+        }
+        return _event(session_id, "context_summary", frame.summary, metadata)
     if isinstance(frame, ErrorFrame) and frame.message_id is not None:
         metadata = {**base, "code": frame.code, "message_id": frame.message_id}
         return _event(session_id, "error", frame.message, metadata)
@@ -72,6 +80,8 @@ def event_frame(event: EventRecord) -> ConversationFrame | None:
     meta = event.metadata
     seq = meta.get("seq")
     message_id = meta.get("message_id")
+    if event.event_type == "context_summary" and isinstance(seq, int):
+        return _compacted(event, seq)
     if not isinstance(seq, int) or not isinstance(message_id, str):
         return None
     if event.event_type == "user_message":
@@ -110,6 +120,17 @@ def event_frame(event: EventRecord) -> ConversationFrame | None:
     return None
 
 
+def _compacted(event: EventRecord, seq: int) -> ContextCompacted:
+    meta = event.metadata
+    return ContextCompacted(
+        covers_through_id=int(meta.get("covers_through_id") or 0),
+        summary=event.content,
+        tokens_before=int(meta.get("tokens_before") or 0),
+        tokens_after=int(meta.get("tokens_after") or 0),
+        seq=seq,
+    )
+
+
 def finish_reason(value: object) -> FinishReason:
     """A stored finish reason as the vocabulary knows it (older rows may lack one)."""
     for known in FINISH_REASONS:
@@ -145,18 +166,3 @@ def unanswered(events: list[EventRecord]) -> list[EventRecord]:
         and e.metadata.get("message_id") is not None
         and e.metadata.get("message_id") not in answered
     ]
-
-
-_HISTORY_ROLES = {"user_message": "user", "assistant_message": "assistant"}
-
-
-def history_messages(events: list[EventRecord]) -> list[Message]:
-    """The stored user and assistant messages as model history (tool traffic is in the answers)."""
-    messages: list[Message] = []
-    for event in events:
-        role = _HISTORY_ROLES.get(event.event_type)
-        if role == "user":
-            messages.append({"role": "user", "content": event.content})
-        elif role == "assistant" and event.content:
-            messages.append({"role": "assistant", "content": event.content})
-    return messages

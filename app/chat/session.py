@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from app import metrics
 from app.chat.answer import Answer, AnswerContext
 from app.chat.answers import AnswerQueue
+from app.chat.compaction import Compactor
+from app.chat.context import ContextWindow, window_from_events
 from app.chat.events import (
     Cancel,
     ClientFrame,
@@ -23,7 +25,7 @@ from app.chat.events import (
     UserMessageEcho,
 )
 from app.chat.loading import checkpoints, load_state, read_after, replay_frames
-from app.chat.records import client_message_ids, history_messages
+from app.chat.records import client_message_ids
 from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
 from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
 from app.chat.services import CLOSE_TAKEN_OVER as CLOSE_TAKEN_OVER
@@ -31,7 +33,6 @@ from app.chat.services import CLOSE_UNKNOWN_SESSION as CLOSE_UNKNOWN_SESSION
 from app.chat.services import Refused as Refused
 from app.chat.services import SessionServices as SessionServices
 from app.chat.subscriber import Subscriber
-from app.llm.base import Message
 from app.store.base import EventRecord, NewEvent, StoreError
 from app.vocabulary import ConnectionMode
 
@@ -48,7 +49,7 @@ class Session:
         session_id: str,
         user_id: str,
         resumed: bool,
-        history: list[Message],
+        window: ContextWindow,
         known: dict[str, str],
         last_seq: int,
         active: bool,
@@ -65,7 +66,7 @@ class Session:
         self.on_end_failed: Callable[[str], None] = lambda session_id: None
         self._fresh = not resumed
         self._services = services
-        self._history = history
+        self._window = window
         self._known = known
         self._subscribers: set[Subscriber] = set()
         self._answers = AnswerQueue(
@@ -85,6 +86,14 @@ class Session:
             tools=services.tools,
             options=services.options,
             publish=self._publish,
+            window=window,
+            compactor=Compactor(
+                session_id=session_id,
+                store=services.store,
+                writer=services.writer,
+                provider=services.provider,
+                publish=self._publish,
+            ),
         )
 
     @classmethod
@@ -101,22 +110,34 @@ class Session:
 
         With an `owner`, a session of anyone else is NotFound, before its events are read.
         """
-        state = await load_state(services.store, session_id, user_id, create=create, owner=owner)
+        options = services.options
+        state = await load_state(
+            services.store,
+            session_id,
+            user_id,
+            create=create,
+            owner=owner,
+            context_tokens=options.context_tokens,
+        )
         events, created = state.events, state.created
         last = await services.log.open(session_id, floor=state.floor)
-        history = history_messages(events)[-services.options.max_history_messages :]
         session = cls(
             services,
             session_id=session_id,
             user_id=state.record.user_id,
             resumed=not created,
-            history=history,
+            window=window_from_events(
+                system_prompt=options.system_prompt,
+                context_tokens=options.context_tokens,
+                events=events,
+            ),
             known=client_message_ids(events),
             last_seq=last,
             active=False,
         )
-        session._loaded = events
-        session._marks = checkpoints(events)
+        # A replay may reach below the log's end that was read; it reads the store then.
+        session._loaded = events if state.complete else None
+        session._marks = checkpoints(events, complete=state.complete)
         return session
 
     # Connections.
@@ -165,7 +186,7 @@ class Session:
                 session_id=self.session_id,
                 user_id=self.user_id,
                 resumed=self.resumed,
-                history=len(self._history),
+                history=self._window.message_count,
                 last_seq=self.last_seq,
                 mode=subscriber.mode,
             )
@@ -256,7 +277,7 @@ class Session:
         )
         assert isinstance(echo, UserMessageEcho)
         self._loaded = None  # from now on the log may trim what the open read
-        self._answers.place(Answer(self._ctx, echo, self._history), message.on_busy)
+        self._answers.place(Answer(self._ctx, echo), message.on_busy)
 
     async def _trim(self, through_seq: int) -> None:
         await self._services.log.trim(self.session_id, through_seq=through_seq)

@@ -6,13 +6,24 @@ import asyncio
 import logging
 
 from app.chat.summary import build_summary
+from app.chat.tail import read_back
 from app.llm.base import Provider
-from app.store.base import SessionRecord, Store, StoreError
+from app.store.base import EventRecord, SessionRecord, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-# Enough for the longest transcript a summary reads in one call.
-_MAX_EVENTS = 5000
+# A long session is summarised from its start, its latest context summary and its end.
+_HEAD_EVENTS = 50
+_TAIL_TOKENS = 4000
+
+
+async def session_digest(store: Store, session_id: str) -> list[EventRecord]:
+    """The events a summary reads: the first ones, then the end back to the latest summary."""
+    head = await store.list_events(session_id, limit=_HEAD_EVENTS)
+    if len(head) < _HEAD_EVENTS:
+        return head
+    tail, _complete = await read_back(store, session_id, context_tokens=_TAIL_TOKENS)
+    return [*(e for e in head if e.id < tail[0].id), *tail] if tail else head
 
 
 class Summarizer:
@@ -26,7 +37,7 @@ class Summarizer:
     async def summarize(self, session_id: str) -> SessionRecord:
         """Build the summary from the stored events and save it; returns the session."""
         session = await self._store.get_session(session_id)
-        events = await self._store.list_events(session_id, limit=_MAX_EVENTS)
+        events = await session_digest(self._store, session_id)
         summary = await build_summary(session, events, self._provider)
         return await self._store.set_summary(session_id, summary)
 
@@ -35,11 +46,6 @@ class Summarizer:
         task = asyncio.get_running_loop().create_task(self._run(session_id))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
-
-    @property
-    def pending(self) -> int:
-        """How many summaries are still being built."""
-        return len(self._pending)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for pending summaries, then cancel the rest."""

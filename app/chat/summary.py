@@ -31,14 +31,20 @@ _SUMMARY_INSTRUCTIONS = (
 def extractive_summary(session: SessionRecord, events: list[EventRecord]) -> str:
     """A few readable lines: who asked what, tools used, duration and how it ended."""
     questions = [e.content for e in events if e.event_type == "user_message"]
-    turns = len(questions)
+    # A long session is read as its start, its latest context summary and its end.
+    turns = max(len(questions), session.turns)
     plural = "s" if turns != 1 else ""
     duration = format_duration(_duration(session, events))
     lines = [f"User {session.user_id} sent {turns} message{plural} over {duration}."]
     if questions:
-        asked = "; ".join(f'"{_shorten(q, 60)}"' for q in questions[:3])
+        asked = "; ".join(f'"{shorten(q, 60)}"' for q in questions[:3])
         more = f" and {turns - 3} more" if turns > 3 else ""
         lines.append(f"Asked: {asked}{more}.")
+    if len(questions) > 3:
+        lines.append(f'Last asked: "{shorten(questions[-1], 60)}".')
+    earlier = latest_context_summary(events)
+    if earlier:
+        lines.append(f"Earlier turns in brief: {shorten(earlier, 300)}")
     lines.append(_tools_line(events))
     lines.append(_ending_line(events))
     return "\n".join(lines)
@@ -47,8 +53,10 @@ def extractive_summary(session: SessionRecord, events: list[EventRecord]) -> str
 def summary_prompt(session: SessionRecord, events: list[EventRecord]) -> list[Message]:
     """The messages asking a model to summarise the session, transcript compacted and bounded."""
     facts = extractive_summary(session, events)
-    transcript = _compact(_transcript_lines(events))
-    content = f"Facts:\n{facts}\n\nTranscript:\n{transcript or '(no messages)'}"
+    transcript = compact_lines(_transcript_lines(events))
+    earlier = latest_context_summary(events)
+    folded = f"Summary of the earlier turns:\n{shorten(earlier, 3000)}\n\n" if earlier else ""
+    content = f"Facts:\n{facts}\n\n{folded}Transcript:\n{transcript or '(no messages)'}"
     return [
         {"role": "system", "content": _SUMMARY_INSTRUCTIONS},
         {"role": "user", "content": content},
@@ -67,6 +75,14 @@ async def build_summary(
         if written:
             return written
     return extractive_summary(session, events)
+
+
+def latest_context_summary(events: list[EventRecord]) -> str | None:
+    """The text of the latest `context_summary` among `events`, if any."""
+    for event in reversed(events):
+        if event.event_type == "context_summary":
+            return event.content
+    return None
 
 
 def format_duration(seconds: float) -> str:
@@ -132,22 +148,22 @@ def _transcript_lines(events: list[EventRecord]) -> list[str]:
             lines.append(f"tool result: {text}")
         elif event.event_type == "error":
             lines.append(f"error: {text}")
-    return [_shorten(line, _LINE_CHARS) for line in lines]
+    return [shorten(line, _LINE_CHARS) for line in lines]
 
 
-def _compact(lines: list[str]) -> str:
+def compact_lines(lines: list[str], max_chars: int = _TRANSCRIPT_CHARS) -> str:
     """Keep the start and the end of a long transcript, saying how much was left out."""
-    if sum(len(line) + 1 for line in lines) <= _TRANSCRIPT_CHARS:
+    if sum(len(line) + 1 for line in lines) <= max_chars:
         return "\n".join(lines)
     head: list[str] = []
     tail: list[str] = []
-    budget = _TRANSCRIPT_CHARS // 2
+    budget = max_chars // 2
     for line in lines:
         if len(line) + 1 > budget:
             break
         head.append(line)
         budget -= len(line) + 1
-    budget = _TRANSCRIPT_CHARS // 2
+    budget = max_chars // 2
     for line in reversed(lines[len(head) :]):
         if len(line) + 1 > budget:
             break
@@ -157,6 +173,6 @@ def _compact(lines: list[str]) -> str:
     return "\n".join([*head, f"… ({omitted} lines left out) …", *tail])
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

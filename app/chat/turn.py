@@ -33,12 +33,14 @@ class TurnState:
         self.usage: dict[str, int] = {}
         self.calls: list[ToolCallRequest] = []
         self.round_finish = "stop"
+        self.round_prompt_tokens: int | None = None
         self.tool_calls = 0
 
     def start_round(self) -> None:
         """Forget the previous round's tool calls and finish."""
         self.calls = []
         self.round_finish = "stop"
+        self.round_prompt_tokens = None
 
     def handle(self, item: StreamItem) -> AssistantDelta | ToolCall | None:
         """Take one provider item; return the frame it becomes, if any."""
@@ -57,6 +59,8 @@ class TurnState:
             )
         if isinstance(item, Finish):
             self.round_finish = item.reason
+            prompt = (item.usage or {}).get("prompt_tokens")
+            self.round_prompt_tokens = prompt if isinstance(prompt, int) and prompt > 0 else None
             for key, value in (item.usage or {}).items():
                 self.usage[key] = self.usage.get(key, 0) + value
             return None

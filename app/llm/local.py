@@ -6,11 +6,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, Callable
-from functools import lru_cache
 
 from app.config import Settings
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolSpec
 from app.llm.local_rules import compose_answer, plan_tool_calls, split_words
+from app.llm.tokens import estimate_messages, estimate_text, estimate_tools
 
 # Yield to the event loop this often when there is no delay, so long answers never starve it.
 _YIELD_EVERY = 16
@@ -38,13 +38,14 @@ class LocalProvider:
         self, messages: list[Message], tools: list[ToolSpec]
     ) -> AsyncGenerator[StreamItem, None]:
         """One round: tool calls when the last message asks for a tool, else a streamed answer."""
-        prompt_tokens = sum(_count_words(m.get("content")) for m in messages)
+        # The same estimate the context budget uses: the counts it gets back agree with it.
+        prompt_tokens = estimate_messages(messages) + estimate_tools(tools)
         offered = {spec["function"].get("name") for spec in tools}
         calls = plan_tool_calls(messages, offered)
         if calls:
             for call in calls:
                 yield call
-            arguments = sum(_count_words(json.dumps(c.arguments)) for c in calls)
+            arguments = sum(estimate_text(json.dumps(c.arguments)) for c in calls)
             yield Finish("tool_calls", usage=_usage(prompt_tokens, arguments))
             return
         text = compose_answer(messages)
@@ -53,7 +54,7 @@ class LocalProvider:
             if index:
                 await self._pause(index, start)
             yield TextDelta(piece)
-        yield Finish("stop", usage=_usage(prompt_tokens, _count_words(text)))
+        yield Finish("stop", usage=_usage(prompt_tokens, estimate_text(text)))
 
     async def complete(self, messages: list[Message]) -> str:
         """The same deterministic answer, whole."""
@@ -70,18 +71,8 @@ class LocalProvider:
             await asyncio.sleep(0)
 
 
-def _count_words(text: str | None) -> int:
-    return _words(text) if text else 0
-
-
-@lru_cache(maxsize=8192)
-def _words(text: str) -> int:
-    # History repeats on every call; a string's hash is cached, so a hit costs nothing.
-    return len(text.split())
-
-
 def _usage(prompt: int, completion: int) -> dict[str, int]:
-    # Word counts stand in for tokens: the local model has no tokenizer.
+    # The byte estimate stands in for tokens: the local model has no tokenizer.
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

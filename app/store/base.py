@@ -7,9 +7,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.vocabulary import SESSION_ID_PATTERN as SESSION_ID_PATTERN  # re-exported
 from app.vocabulary import Role as Role  # re-exported: the store speaks this vocabulary
-
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 EventType = Literal[
     "user_message",
@@ -20,6 +19,7 @@ EventType = Literal[
     "session_start",
     "session_end",
     "summary",
+    "context_summary",
 ]
 SessionStatus = Literal["active", "ended"]
 
@@ -92,7 +92,11 @@ class AlreadyExists(StoreError):
 
 
 class Unavailable(StoreError):
-    """The database cannot be reached or refused the request."""
+    """The database cannot serve the request now (down, unreachable, overloaded)."""
+
+
+class InvalidValue(StoreError):
+    """The database refused a value as sent; only that one write fails."""
 
 
 class Store(Protocol):
@@ -140,6 +144,11 @@ class Store(Protocol):
         self, session_id: str, *, after_id: int = 0, limit: int = 1000
     ) -> list[EventRecord]:
         """A session's events in order; NotFound when the session is unknown."""
+
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest `limit` events (below `before_id`, when given) in id order; NotFound."""
 
     async def export_events(
         self,

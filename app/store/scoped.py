@@ -99,6 +99,13 @@ class ScopedStore:
         await self._check(session_id)
         return await self._store.list_events(session_id, after_id=after_id, limit=limit)
 
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest events of this user's session."""
+        await self._check(session_id)
+        return await self._store.tail_events(session_id, limit=limit, before_id=before_id)
+
     async def export_events(
         self,
         *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -15,7 +16,6 @@ from supabase import AsyncClient, AsyncClientOptions, AsyncSupabaseException, ac
 
 from app.config import Settings
 from app.store.base import (
-    AlreadyExists,
     EventRecord,
     NewEvent,
     NotFound,
@@ -25,7 +25,9 @@ from app.store.base import (
     Unavailable,
 )
 from app.store.batching import GroupCommitter
+from app.store.sql_errors import Failure, classify_sqlstate, error_for
 
+log = logging.getLogger(__name__)
 Row = dict[str, Any]
 Query = AsyncSelectRequestBuilder
 
@@ -52,7 +54,7 @@ class SupabaseStore:
         self._http: httpx.AsyncClient | None = None
         self._client: AsyncClient | None = None
         self._events = GroupCommitter(
-            self._insert_events, self._insert_event, retry_alone_on=(NotFound,)
+            self._insert_events, self._insert_event, fails_batch=(Unavailable,)
         )
 
     @classmethod
@@ -168,6 +170,18 @@ class SupabaseStore:
         if not rows:
             await self._require_session(session_id)
         return [_event(row) for row in rows]
+
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        """The latest `limit` events below `before_id`, newest first on the wire, in id order."""
+        query = self._table("session_events").select("*").eq("session_id", session_id)
+        if before_id is not None:
+            query = query.lt("id", before_id)
+        rows = await self._rows(query.order("id", desc=True).limit(limit))
+        if not rows:
+            await self._require_session(session_id)
+        return [_event(row) for row in reversed(rows)]
 
     async def export_events(
         self,
@@ -299,8 +313,8 @@ class SupabaseStore:
                 "project's service_role (secret) key, not the anon (publishable) one"
             ) from exc
         except httpx.TransportError as exc:
-            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-            raise Unavailable(f"Supabase at {self._url} is unreachable ({reason})") from exc
+            log.warning("Supabase at %s is unreachable: %s: %s", self._url, type(exc).__name__, exc)
+            raise Unavailable(f"Supabase at {self._url} is unreachable") from exc
 
 
 async def _refuse_rejected_key(response: httpx.Response) -> None:
@@ -310,15 +324,14 @@ async def _refuse_rejected_key(response: httpx.Response) -> None:
 
 
 def _translate(exc: APIError, session_id: str) -> StoreError:
-    """The store's error for a PostgREST error body."""
+    """The store's error for a PostgREST error body (its text goes to the log only)."""
     code = exc.code or ""
-    if code == "23505":
-        return AlreadyExists(f"session '{session_id}' already exists")
-    if code == "23503":
-        return NotFound(f"session '{session_id}' not found")
     if code in _MISSING_TABLE:
         return Unavailable(f"Supabase is not set up: {SCHEMA_HINT}")
-    return Unavailable(f"Supabase refused the request: {code} {str(exc.message)[:200]}")
+    log.warning("Supabase refused a request: %s %s", code, str(exc.message)[:300])
+    # PGRST1xx: PostgREST could not read the request (a body it cannot parse, say).
+    kind = Failure.INVALID if code.startswith("PGRST1") else classify_sqlstate(code)
+    return error_for(kind, session_id=session_id or None)
 
 
 def _data(response: APIResponse) -> list[Row]:

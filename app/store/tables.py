@@ -92,7 +92,7 @@ session_events = Table(
     Column("created_at", UTCDateTime, nullable=False, server_default=func.now()),
     CheckConstraint(
         "event_type in ('user_message', 'assistant_message', 'tool_call', 'tool_result',"
-        " 'error', 'session_start', 'session_end', 'summary')",
+        " 'error', 'session_start', 'session_end', 'summary', 'context_summary')",
         name="session_events_event_type_check",
     ),
     CheckConstraint(

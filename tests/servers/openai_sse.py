@@ -10,6 +10,7 @@ Each request takes the next scripted reply (a short text answer when none is lef
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -41,6 +42,10 @@ class OpenAIStandIn:
 
     requests: list[ReceivedRequest] = field(default_factory=list)
     client_disconnected: threading.Event = field(default_factory=threading.Event)
+    # Set by `count_prompts`: every reply's usage counts the request it answers.
+    measured_usage: bool = False
+    # Set by `write_unstreamed`: answers requests without `stream` (summaries) off the queue.
+    unstreamed: Callable[[dict[str, Any]], str] | None = None
     _replies: deque[_Send] = field(default_factory=deque)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _httpd: ThreadingHTTPServer | None = None
@@ -129,11 +134,22 @@ class OpenAIStandIn:
         """Stream these raw SSE `data:` payloads as they are (for malformed or error chunks)."""
         self._replies.append(_raw(events))
 
+    def count_prompts(self) -> None:
+        """Report `usage` as `prompt_tokens(body)` of each request instead of fixed numbers."""
+        self.measured_usage = True
+
+    def write_unstreamed(self, write: Callable[[dict[str, Any]], str]) -> None:
+        """Answer every request without `stream` with `write(body)`; the queue is left alone."""
+        self.unstreamed = write
+
     def wait_for_disconnect(self, timeout: float = 10.0) -> bool:
         """Whether a client hung up on a stream within `timeout` seconds."""
         return self.client_disconnected.wait(timeout)
 
-    def _next_reply(self) -> _Send:
+    def _next_reply(self, body: dict[str, Any]) -> _Send:
+        if self.unstreamed is not None and not body.get("stream"):
+            text = self.unstreamed(body)
+            return _stream([{"content": text}], "stop", USAGE, text)
         try:
             return self._replies.popleft()
         except IndexError:
@@ -158,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            self.stand_in._next_reply()(self, body)
+            self.stand_in._next_reply(body)(self, body)
         except _HANGUP:
             self.stand_in.client_disconnected.set()
 
@@ -194,6 +210,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+_PIECES = re.compile(r"\w+|[^\w\s]")
+
+
+def count_text(text: str) -> int:
+    """A word-level tokenizer's count: every word and every punctuation mark is a token."""
+    return len(_PIECES.findall(text))
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The request's prompt size as this stand-in counts it: message texts, tool traffic, tools.
+
+    Finer than the app's byte estimate for JSON and punctuation, so the app has to rely on the
+    reported counts to keep its budget.
+    """
+    total = 0
+    for message in body.get("messages", []):
+        total += 3 + count_text(str(message.get("content") or ""))
+        for call in message.get("tool_calls") or ():
+            total += count_text(call["id"]) + count_text(json.dumps(call["function"]))
+        total += count_text(str(message.get("tool_call_id") or ""))
+    return total + (count_text(json.dumps(body["tools"])) if body.get("tools") else 0)
+
+
 def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
     """One `chat.completion.chunk` with a single choice."""
     choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
@@ -215,10 +254,22 @@ def _wants_usage(body: dict[str, Any]) -> bool:
     return bool(options.get("include_usage"))
 
 
+def _measured(usage: dict[str, int] | None, body: dict[str, Any]) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    prompt, completion = prompt_tokens(body), usage.get("completion_tokens", 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
 def _stream(
     deltas: list[dict[str, Any]], finish_reason: str, usage: dict[str, int] | None, text: str | None
 ) -> _Send:
     def send(handler: _Handler, body: dict[str, Any]) -> None:
+        reported = _measured(usage, body) if handler.stand_in.measured_usage else usage
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {
@@ -227,7 +278,7 @@ def _stream(
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }
-            completion = {**_envelope("chat.completion"), "choices": [choice], "usage": usage}
+            completion = {**_envelope("chat.completion"), "choices": [choice], "usage": reported}
             handler.send_json(200, completion, {})
             return
         handler.start_events()
@@ -237,7 +288,7 @@ def _stream(
         # Like OpenAI: usage comes last, in a chunk with no choices, and only when asked for.
         if usage is not None and _wants_usage(body):
             handler.send_event(
-                json.dumps({**_envelope("chat.completion.chunk"), "choices": [], "usage": usage})
+                json.dumps({**_envelope("chat.completion.chunk"), "choices": [], "usage": reported})
             )
         handler.end_events()
 
