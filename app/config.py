@@ -9,7 +9,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.chat.demo_tools import DEMO_TOOLS
 from app.pricing import PriceTable, parse_prices
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/realtime.db"
@@ -94,7 +93,7 @@ class Settings(BaseSettings):
 
     cors_origins: str = ""
     # Comma-separated names of the tools the model is offered (blank: none).
-    tools: str = ",".join(DEMO_TOOLS)
+    tools: str = "get_current_time,check_inventory"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -120,6 +119,8 @@ class Settings(BaseSettings):
     @classmethod
     def _check_tools(cls, value: str) -> str:
         """Every name must be a known tool; a typo stops the start instead of hiding a tool."""
+        from app.chat.demo_tools import DEMO_TOOLS  # here: app.chat imports the settings
+
         unknown = [name for name in _names(value) if name not in DEMO_TOOLS]
         if unknown:
             raise ValueError(f"unknown tool {', '.join(unknown)}; known: {', '.join(DEMO_TOOLS)}")
