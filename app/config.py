@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     orphan_sweep_seconds: float = Field(default=30.0, gt=0, le=86_400)
 
     cors_origins: str = ""
+    # Comma-separated names of the tools the model is offered (blank: none).
+    tools: str = "get_current_time,check_inventory"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -118,6 +120,17 @@ class Settings(BaseSettings):
         """A short HS256 secret can be guessed offline from any one token."""
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (Supabase's JWT secret is longer)")
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _check_tools(cls, value: str) -> str:
+        """Every name must be a known tool; a typo stops the start instead of hiding a tool."""
+        from app.chat.demo_tools import DEMO_TOOLS  # here: app.chat imports the settings
+
+        unknown = [name for name in _names(value) if name not in DEMO_TOOLS]
+        if unknown:
+            raise ValueError(f"unknown tool {', '.join(unknown)}; known: {', '.join(DEMO_TOOLS)}")
         return value
 
     @field_validator("llm_prices")
@@ -204,6 +217,11 @@ class Settings(BaseSettings):
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
+    def tool_names(self) -> list[str]:
+        """The tools offered to the model, in the configured order."""
+        return _names(self.tools)
+
+    @property
     def user_sign_in(self) -> bool:
         """True when users sign in with their own tokens (a JWT secret or a JWKS URL is set)."""
         return self.auth_jwt_secret is not None or self.auth_jwks_url is not None
@@ -226,3 +244,8 @@ def load_settings() -> Settings:
             for err in exc.errors()
         )
         raise SystemExit(f"Invalid configuration: {problems}") from None
+
+
+def _names(value: str) -> list[str]:
+    """The non-blank names of a comma-separated list, each once."""
+    return list(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))

@@ -25,11 +25,12 @@ from app.api.openapi import install_openapi
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
+from app.chat.demo_tools import DEMO_TOOLS
 from app.chat.durable import DurableWriter
 from app.chat.registry import Registry
 from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
-from app.chat.tools import default_registry
+from app.chat.tools import build_registry
 from app.cluster.guard import hold_sqlite_file, let_go
 from app.cluster.node import Node
 from app.config import Settings, load_settings
@@ -53,7 +54,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.node = node
     app.state.store = store
     app.state.provider = provider
-    app.state.tools = default_registry()
+    app.state.tools = build_registry(DEMO_TOOLS[name] for name in settings.tool_names)
     app.state.summarizer = Summarizer(store, provider, node.leases if node else None)
     app.state.authenticator = Authenticator.from_settings(settings)
     app.state.rate_limiter = build_rate_limiter(settings)

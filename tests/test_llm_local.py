@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.chat.tools import default_registry
+from app.chat.demo_tools import default_registry
 from app.llm import build_provider
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolCallRequest, ToolSpec
 from app.llm.local import LocalProvider

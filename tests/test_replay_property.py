@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from app.bus.memory import MemoryLog
 from app.chat.answer import ChatOptions
+from app.chat.demo_tools import default_registry
 from app.chat.durable import DurableWriter
 from app.chat.events import UserMessage
 from app.chat.outbox import Outbox
@@ -20,7 +21,6 @@ from app.chat.registry import Registry
 from app.chat.session import SessionServices
 from app.chat.subscriber import Subscriber
 from app.chat.summarizer import Summarizer
-from app.chat.tools import default_registry
 from app.config import to_async_url
 from app.llm.local import LocalProvider
 from app.store.sql import SqlStore

@@ -11,6 +11,7 @@ import pytest
 
 from app.bus.memory import MemoryLog
 from app.chat.answer import ChatOptions
+from app.chat.demo_tools import default_registry
 from app.chat.durable import DurableWriter
 from app.chat.events import Cancel, UserMessage
 from app.chat.outbox import Outbox
@@ -18,7 +19,6 @@ from app.chat.registry import Registry
 from app.chat.session import Session, SessionServices
 from app.chat.subscriber import Subscriber
 from app.chat.summarizer import Summarizer
-from app.chat.tools import default_registry
 from app.llm.local import LocalProvider
 from app.store.base import Store
 

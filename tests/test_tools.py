@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.chat.tools import ToolError, ToolRegistry, check_inventory, default_registry
+from app.chat.demo_tools import check_inventory, default_registry
+from app.chat.tools import ToolError, ToolRegistry
 
 
 def add(a: int, b: int = 2, label: str | None = None) -> dict[str, Any]:
