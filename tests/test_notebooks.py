@@ -162,7 +162,12 @@ async def test_schema_is_applied_and_described_on_postgres(fresh_pg_url: str) ->
         schema.apply_sql_file(url, SQL / "schema.sql")
     report = schema.describe_database(url)
     assert report.backend == "postgresql"
-    assert set(report.tables["table_name"]) == {"alembic_version", "sessions", "session_events"}
+    assert set(report.tables["table_name"]) == {
+        "alembic_version",
+        "sessions",
+        "session_events",
+        "session_leases",
+    }
     assert schema.upgrade_to_head(url) == head_revision()
     assert "session_events_session_id_id_idx" in set(report.indexes["index_name"])
     if (SQL / "supabase_local.sql").exists():
@@ -180,6 +185,7 @@ def test_tables_are_created_and_described_on_sqlite(tmp_path: Path) -> None:
     assert report.tables.to_dict("records") == [
         {"table_name": "alembic_version", "rows": 1},
         {"table_name": "session_events", "rows": 0},
+        {"table_name": "session_leases", "rows": 0},
         {"table_name": "sessions", "rows": 0},
     ]
     assert report.policies.empty and "sessions_start_time_idx" in set(report.indexes["index_name"])
