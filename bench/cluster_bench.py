@@ -157,7 +157,9 @@ async def replay(env: dict[str, str], tries: int, cwd: str) -> list[dict[str, ob
             url = f"/ws/session/{session}"
             async with connect(a.ws + url + "?on_disconnect=continue") as writer:
                 await writer.recv()
-                await writer.send(orjson.dumps({"type": "user.message", "content": "hello"}))
+                await writer.send(
+                    orjson.dumps({"type": "user.message", "content": "hello"}).decode()
+                )
                 while orjson.loads(await writer.recv())["type"] != "assistant.delta":
                     pass
                 for label, base in (("other process (relayed)", b), ("same process", a)):
