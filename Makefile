@@ -1,11 +1,14 @@
 # make run: set up and serve on the embedded defaults (SQLite + local provider).
 # make test: set up and run the whole test suite (PostgreSQL and Chromium included).
+# make lint: ruff (lint and format) and mypy --strict, as CI runs them.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# ruff reads the notebooks too; mypy checks the Python packages.
+LINT_PATHS := app tests bench tools scripts notebooks
 
-.PHONY: run test bench chromium screenshot clean
+.PHONY: run test lint bench chromium screenshot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,11 @@ chromium:
 
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+	$(PY) -m mypy --strict app tests bench tools
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/store_bench.py

@@ -8,6 +8,7 @@ import uvicorn
 
 from app.config import load_settings
 from app.main import create_app
+from app.serving import uvicorn_options
 
 
 def main() -> None:
@@ -21,10 +22,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
-        # Frames are small and many: compressing each one cost 14 % of the server's time.
-        ws_per_message_deflate=False,
         proxy_headers=True,
+        **uvicorn_options(settings),
     )
 
 

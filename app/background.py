@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from app.config import Settings
 from app.main import create_app
+from app.serving import WS_PROTOCOL, uvicorn_options
 
 
 class BackgroundServer:
@@ -25,18 +26,21 @@ class BackgroundServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        ws: str = "websockets-sansio",
+        ws: str = WS_PROTOCOL,
         log_level: str = "warning",
     ) -> None:
         asgi = create_app(app) if isinstance(app, Settings) else app
+        # This project's app gets the limits `python -m app` serves with; another app, no deflate.
+        options = (
+            uvicorn_options(app) if isinstance(app, Settings) else {"ws_per_message_deflate": False}
+        )
         config = uvicorn.Config(
             asgi,
             host=host,
             port=port,
-            ws=ws,
-            ws_per_message_deflate=False,  # as `python -m app` serves it
             log_level=log_level,
             lifespan="on",
+            **{**options, "ws": ws},
         )
         self._app = asgi
         self._server = uvicorn.Server(config)

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.pricing import PriceTable, parse_prices
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/realtime.db"
 
 # Plain URLs as hosts print them, mapped to the async drivers the app uses.
@@ -68,6 +70,7 @@ class Settings(BaseSettings):
         "You are a helpful, concise assistant. Use the tools when they help answer."
     )
     local_llm_delay_ms: float = Field(default=0.0, ge=0, le=5000)
+    llm_prices: str = ""
     # The most history one model call carries; older turns are folded into a summary.
     llm_context_tokens: int = Field(default=16000, ge=256, le=10_000_000)
 
@@ -87,6 +90,7 @@ class Settings(BaseSettings):
     resume_grace_seconds: float = Field(default=0.0, ge=0, le=86_400)
     ws_outbox_frames: int = Field(default=1000, ge=1, le=1_000_000)
     ws_delta_flush_ms: float = Field(default=25.0, ge=0, le=1000)
+    ws_per_message_deflate: bool = False
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=600)
     orphan_sweep_seconds: float = Field(default=30.0, gt=0, le=86_400)
 
@@ -110,6 +114,13 @@ class Settings(BaseSettings):
         """A short HS256 secret can be guessed offline from any one token."""
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (Supabase's JWT secret is longer)")
+        return value
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _check_llm_prices(cls, value: str) -> str:
+        """A price table that cannot be read stops the start, naming what is wrong."""
+        parse_prices(value)
         return value
 
     @field_validator("auth_jwks_url")
@@ -156,6 +167,11 @@ class Settings(BaseSettings):
     def sql_url(self) -> URL:
         """The async SQLAlchemy URL the SQL store connects to."""
         return to_async_url(self.database_url or DEFAULT_DATABASE_URL)
+
+    @property
+    def price_table(self) -> PriceTable:
+        """LLM_PRICES read: per model, the price of a million prompt and completion tokens."""
+        return parse_prices(self.llm_prices)
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -1,4 +1,7 @@
-"""The application factory; the lifespan opens the store and the provider."""
+"""The application factory, and `app`, the app on the environment's settings.
+
+`uvicorn app.main:app` and `fastapi run app/main.py` serve `app`; tests call `create_app(settings)`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api import auth, events, health, sessions, ws
+from app import metrics
+from app.api import auth, events, exports, health, sessions, ws
+from app.api import metrics as metrics_route
 from app.api.errors import install_error_handlers
+from app.api.limits import BodyLimit
 from app.auth.authenticator import Authenticator, build_rate_limiter
 from app.bus import build_log
 from app.chat.answer import ChatOptions
@@ -60,6 +66,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop(), drain, settings.shutdown_drain_seconds + 10
     )
     log.info("storage=%s llm=%s model=%s", store.name, provider.name, provider.model)
+    metrics.describe_service(
+        version=app.version, storage=store.name, llm=provider.name, model=provider.model
+    )
     try:
         yield
     finally:
@@ -84,6 +93,7 @@ def _services(settings: Settings, app: FastAPI, writer: DurableWriter) -> Sessio
         options=ChatOptions(
             system_prompt=settings.system_prompt,
             max_tool_rounds=settings.llm_max_tool_rounds,
+            prices=settings.price_table,
             context_tokens=settings.llm_context_tokens,
         ),
         grace_seconds=settings.resume_grace_seconds,
@@ -101,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or load_settings()
     redact_tokens_in_server_logs()
     install_error_handlers(app)
+    # Inside CORS, so a browser can read the 413 too.
+    app.add_middleware(BodyLimit)
     if app.state.settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -108,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, auth, sessions, events, ws):
+    for module in (health, auth, sessions, events, exports, metrics_route, ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -117,3 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC_DIR / "index.html")
 
     return app
+
+
+# Built on import, from the environment (and `.env`), as `uvicorn app.main:app` expects.
+app = create_app()

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import statistics
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
-BENCH_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
+from tools.databases import throwaway_database
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -21,18 +15,9 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
 
-@asynccontextmanager
-async def throwaway_postgres() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one benchmark run, dropped afterwards."""
-    base = make_url(BENCH_DATABASE_URL).set(drivername="postgresql")
-    name = f"rt_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(base.set(database="postgres").render_as_string(False))
-    await admin.execute(f'create database "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(False)
-    finally:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
+def throwaway_postgres() -> AbstractAsyncContextManager[str]:
+    """A fresh PostgreSQL database (on TEST_DATABASE_URL) for one benchmark run, dropped after."""
+    return throwaway_database("rt_bench")
 
 
 def print_table(title: str, rows: list[dict[str, object]]) -> None:

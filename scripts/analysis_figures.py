@@ -1,10 +1,11 @@
-"""Regenerate docs/analysis_timing.png and docs/analysis_tools.png from a real run.
+"""Regenerate docs/analysis_timing.png, analysis_tools.png and analysis_usage.png from a real run.
 
     .venv/bin/python scripts/analysis_figures.py                        # starts its own server
     .venv/bin/python scripts/analysis_figures.py --url http://127.0.0.1:8000 --api-key KEY
 
 With no URL it serves the app on a throwaway SQLite database with the offline model (paced like
-a small model), holds demo conversations over the WebSocket, then plots what the REST API returns.
+a small model, priced with DEMO_PRICES), holds demo conversations over the WebSocket, then plots
+what the REST API returns.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from app.analysis import (  # noqa: E402
     load_from_api,
     plot_answer_timing,
     plot_tool_usage,
+    plot_usage_by_user,
     tool_usage,
+    usage_by_user,
 )
 from app.background import BackgroundServer  # noqa: E402
 from app.config import Settings  # noqa: E402
@@ -32,6 +35,8 @@ from app.config import Settings  # noqa: E402
 DOCS = ROOT / "docs"
 DEMO_SESSIONS = 15
 WORD_DELAY_MS = 25.0
+# Made-up prices for the offline model (per million tokens), so the cost panel has bars.
+DEMO_PRICES = '{"local-rules": {"prompt": 0.15, "completion": 0.60}}'
 
 
 def draw(base_url: str, api_key: str | None, *, demo_sessions: int) -> list[Path]:
@@ -42,6 +47,7 @@ def draw(base_url: str, api_key: str | None, *, demo_sessions: int) -> list[Path
     figures = {
         DOCS / "analysis_timing.png": plot_answer_timing(answer_timing(data.events)),
         DOCS / "analysis_tools.png": plot_tool_usage(tool_usage(data.events)),
+        DOCS / "analysis_usage.png": plot_usage_by_user(usage_by_user(data)),
     }
     for path, figure in figures.items():
         figure.savefig(path, dpi=100)
@@ -64,6 +70,7 @@ def main() -> None:
                 database_url=f"sqlite+aiosqlite:///{folder}/figures.db",
                 llm_provider="local",
                 local_llm_delay_ms=WORD_DELAY_MS,
+                llm_prices=DEMO_PRICES,
                 api_key=None,
             )
             with BackgroundServer(settings) as server:

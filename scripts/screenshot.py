@@ -3,7 +3,11 @@
     .venv/bin/python scripts/screenshot.py                         # starts its own server
     .venv/bin/python scripts/screenshot.py --url http://127.0.0.1:8000   # uses a running one
 
-Drives Debian's Chromium (/usr/bin/chromium) through Playwright; no browser is downloaded.
+With its own server the model is the tests' OpenAI-format stand-in, scripted to answer in
+Markdown (a tool call, a table, code) the way real models do; with `--url`, whatever that
+server's model says. Drives Debian's Chromium (/usr/bin/chromium) through Playwright; no browser
+is downloaded. The tests capture to a temporary file: docs/screenshot.png changes only when
+this script is run on purpose.
 """
 
 from __future__ import annotations
@@ -31,7 +35,28 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 WARM_UP = "Hello!"
-QUESTIONS = ("What time is it?", "Do we have any mice in stock?")
+QUESTIONS = ("Do we have any mice in stock?", "How do I start the server on another port?")
+# What the stand-in model says, in order: the warm-up answer, the earlier session's summary,
+# then the two questions (a tool call, then its Markdown answer; a Markdown answer with code).
+SCRIPT_SUMMARY = "The user said hello and the assistant offered help."
+SCRIPT_ANSWERS = (
+    "Hello! How can I help you today?",
+    """Yes, **wireless mice** are in stock:
+
+| item | SKU | in stock | price |
+| --- | --- | ---: | ---: |
+| wireless mouse | `MS-100` | 42 | $19.99 |
+
+Shall I reserve one for you?""",
+    """Set `PORT` (and `HOST` to listen beyond this machine), then start it as usual:
+
+```bash
+PORT=9000 HOST=0.0.0.0 make run
+```
+
+- `make run` reads `.env` too
+- the page is then at `http://<host>:9000/`""",
+)
 
 
 async def launch_chromium(playwright: Playwright) -> Browser:
@@ -90,17 +115,30 @@ async def _capture_on_own_server(page: Page, out: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from app.background import BackgroundServer
     from app.config import Settings
+    from tests.servers.openai_sse import OpenAIStandIn, split_evenly
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            llm_provider="local",
-            api_key=None,
-            local_llm_delay_ms=5,
-            database_url=f"sqlite+aiosqlite:///{tmp}/screenshot.db",
-        )
-        with BackgroundServer(settings) as server:
-            await capture(page, server.url, out)
+    model = OpenAIStandIn().start()
+    warm_up, in_stock, how_to = SCRIPT_ANSWERS
+    model.answer_text(*split_evenly(warm_up, 6))
+    model.answer_text(SCRIPT_SUMMARY)
+    model.answer_tool_calls(("call_1", "check_inventory", '{"item": "mouse"}'))
+    model.answer_text(*split_evenly(in_stock, 12))
+    model.answer_text(*split_evenly(how_to, 20))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
+                llm_provider="openai",
+                openai_base_url=model.base_url,
+                openai_api_key="sk-stand-in",
+                llm_model="stand-in-model",
+                api_key=None,
+                database_url=f"sqlite+aiosqlite:///{tmp}/screenshot.db",
+            )
+            with BackgroundServer(settings) as server:
+                await capture(page, server.url, out)
+    finally:
+        model.stop()
 
 
 def main() -> None:

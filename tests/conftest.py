@@ -3,59 +3,34 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from app.background import BackgroundServer
 from app.config import Settings
 from app.main import create_app
 from app.store import build_store
 from app.store.base import Store
+from tools.databases import TEST_DATABASE_URL, throwaway_database
 
 pytest_plugins: list[str] = [
     "tests.servers.openai_sse",
     "tests.servers.postgrest",
     "tests.servers.jwks",
+    "tests.pages",
 ]
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432")
 # In CI (or when asked) a missing PostgreSQL fails the run instead of skipping its tests.
 REQUIRE_POSTGRES = bool(os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"))
 BACKENDS = ["sqlite", "postgresql"]
 # Tests on the `store` or `client` fixture also run on Supabase (the PostgREST stand-in).
 SUPABASE_BACKENDS = [*BACKENDS, "supabase"]
-
-
-def _admin_dsn(database: str) -> str:
-    url = make_url(TEST_DATABASE_URL).set(drivername="postgresql", database=database)
-    return url.render_as_string(hide_password=False)
-
-
-async def _admin_execute(sql: str) -> None:
-    conn = await asyncpg.connect(_admin_dsn("postgres"), timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@asynccontextmanager
-async def throwaway_database(prefix: str) -> AsyncIterator[str]:
-    """A brand-new, empty PostgreSQL database on TEST_DATABASE_URL, dropped afterwards."""
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    await _admin_execute(f'create database "{name}"')
-    try:
-        yield _admin_dsn(name)
-    finally:
-        await _admin_execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture

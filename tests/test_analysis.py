@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
@@ -156,7 +156,7 @@ def test_sessions_frame_has_typed_columns_and_expanded_metadata(data: Dataset) -
     assert list(sessions["status"].cat.categories) == ["active", "ended"]
     assert sessions["session_id"].dtype == "string" and sessions["turns"].dtype == "Int64"
     assert sessions.loc[0, "start_time"] == pd.Timestamp("2024-05-01T10:00:00", tz="UTC")
-    assert pd.isna(sessions.loc[1, "end_time"]) and pd.isna(sessions.loc[1, "summary"])
+    assert sessions["end_time"].isna().iloc[1] and sessions["summary"].isna().iloc[1]
     assert sessions["meta.channel"].tolist()[0] == "web" and "metadata" not in sessions
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from app.config import Settings, load_settings
 
@@ -36,8 +37,9 @@ def test_libpq_sslmode_becomes_asyncpg_ssl() -> None:
 
 
 def test_openai_key_selects_the_openai_provider() -> None:
-    assert Settings(_env_file=None, openai_api_key="sk-test").provider == "openai"
-    assert Settings(_env_file=None, openai_api_key="k", llm_provider="local").provider == "local"
+    assert Settings(_env_file=None, openai_api_key=SecretStr("sk-test")).provider == "openai"
+    local = Settings(_env_file=None, openai_api_key=SecretStr("k"), llm_provider="local")
+    assert local.provider == "local"
 
 
 def test_supabase_is_chosen_only_without_database_url(monkeypatch: pytest.MonkeyPatch) -> None:

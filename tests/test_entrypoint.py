@@ -10,13 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
-from tests.wsclient import ask, open_session
+from app.serving import uvicorn_flags, ws_max_size
+from tests.conftest import make_settings
+from tests.wsclient import ask, open_session, receive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,29 +38,40 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def serving(
+    command: list[str], cwd: Path, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run a server command on a free port until `/health` answers; kill it afterwards."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [arg.replace("{port}", str(port)) for arg in command],
+        cwd=cwd,
+        env=_env(PORT=str(port), PYTHONPATH=str(ROOT), **env),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/health").status_code in (200, 401):
+                    break
+            except httpx.TransportError:
+                assert process.poll() is None, "the server exited at start-up"
+                assert time.monotonic() < deadline, "the server did not start in 60 s"
+                time.sleep(0.1)
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`python -m app` on a free port with its database in a temporary folder."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app"],
-        cwd=tmp_path,
-        env=_env(PORT=str(port), PYTHONPATH=str(ROOT)),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            assert process.poll() is None, "the server exited at start-up"
-            assert time.monotonic() < deadline, "the server did not start in 30 s"
-            time.sleep(0.1)
-    yield process, base
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    with serving([sys.executable, "-m", "app"], tmp_path) as running:
+        yield running
 
 
 async def test_the_module_serves_the_page_api_and_websocket_and_stops_on_sigterm(
@@ -91,3 +106,58 @@ def test_a_malformed_database_url_stops_start_up_naming_the_variable(tmp_path: P
     )
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr and "unsupported database" in result.stderr
+
+
+async def test_the_module_serves_with_the_frame_limits_and_no_deflate(
+    served: tuple[subprocess.Popen[bytes], str],
+) -> None:
+    _, base = served
+    await _assert_frame_limits(base)
+
+
+async def _assert_frame_limits(base: str) -> None:
+    url = base.replace("http", "ws", 1) + "/ws/session/limits"
+    async with connect(url, compression="deflate") as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert (await receive(ws))["type"] == "session.started"
+        await ws.send("x" * (ws_max_size(8000) + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+UVICORN = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", "{port}"]
+FASTAPI = [
+    sys.executable,
+    "-m",
+    "fastapi",
+    "run",
+    str(ROOT / "app" / "main.py"),
+    "--port",
+    "{port}",
+]
+
+
+@pytest.mark.parametrize("command", [UVICORN, FASTAPI], ids=["uvicorn", "fastapi-run"])
+async def test_app_main_app_serves_on_the_environment_settings(
+    command: list[str], tmp_path: Path
+) -> None:
+    database = tmp_path / "elsewhere.db"
+    env = {"API_KEY": "env-key", "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    with serving(command, tmp_path, **env) as (_, base):
+        async with httpx.AsyncClient(base_url=base) as http:
+            assert (await http.get("/sessions")).status_code == 401
+            keyed = {"Authorization": "Bearer env-key"}
+            created = await http.post("/sessions", json={"session_id": "env-1"}, headers=keyed)
+            assert created.status_code == 201
+            assert (await http.post("/events", content=b" " * (2 << 20))).status_code == 413
+    with closing(sqlite3.connect(database)) as db:
+        assert db.execute("select session_id from sessions").fetchall() == [("env-1",)]
+
+
+async def test_plain_uvicorn_with_the_documented_flags_has_the_frame_limits(
+    tmp_path: Path,
+) -> None:
+    with serving([*UVICORN, *uvicorn_flags(make_settings())], tmp_path) as (_, base):
+        await _assert_frame_limits(base)

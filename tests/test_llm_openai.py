@@ -239,7 +239,7 @@ async def test_closing_the_consumer_closes_the_server_stream(
     openai_server.answer_slowly()
     stream = provider.stream(HELLO, [])
     assert await anext(stream) == TextDelta("tick ")
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     assert openai_server.wait_for_disconnect()
 
 

@@ -20,7 +20,8 @@ from app.config import Settings
 from app.store.migrations import current_revision, head_revision
 from app.store.sql import SqlStore, build_engine
 from app.store.tables import metadata
-from tests.conftest import make_settings, throwaway_database
+from tests.conftest import make_settings
+from tools.databases import throwaway_database
 
 DATA = Path(__file__).parent / "legacy"
 # Made by the app before migrations existed: 3 sessions (legacy-0 ended, with a summary),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import nbformat
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
@@ -132,11 +132,14 @@ async def test_analyze_sessions_notebook_makes_plots_and_exports(
     notebook = await run_notebook("03_analyze_sessions.ipynb")
     printed = text_output(notebook)
     assert "No sessions yet" in printed and "8 sessions" in printed
-    assert images(notebook) == 3
+    assert images(notebook) == 4
     exported = {path.name for path in (tmp_path / "exports").iterdir()}
     assert {"sessions.parquet", "events.csv", "answer_timing.parquet"} <= exported
     sessions = pd.read_parquet(tmp_path / "exports" / "sessions.parquet")
     assert len(sessions) == 8 and sessions["tools_used"].str.len().gt(0).any()
+    # The notebook's demo prices give every answer a cost, summed per user.
+    usage = pd.read_parquet(tmp_path / "exports" / "usage_by_user.parquet")
+    assert usage["answers"].sum() > 0 and usage["cost_usd"].gt(0).all()
 
 
 def test_database_urls_print_without_password_and_connect_with_libpq_names() -> None:

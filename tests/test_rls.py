@@ -19,7 +19,7 @@ from app.background import BackgroundServer
 from app.config import Settings
 from tests.conftest import make_settings
 from tests.servers.jwks import JWT_SECRET, hs256_token
-from tests.servers.postgrest import create_database, drop_database
+from tools.databases import throwaway_database
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,22 +32,23 @@ SESSIONS = {"alice-1": ALICE, "alice-2": ALICE, "bob-1": BOB}
 async def rls_url(pg_url: str) -> AsyncIterator[str]:
     """A database of this module: Supabase's roles, schema.sql applied twice, two users' rows."""
     scripts = ("supabase_local.sql", "schema.sql", "schema.sql")
-    url = await create_database(pg_url, f"rls_{uuid.uuid4().hex[:6]}", *scripts)
-    conn = await asyncpg.connect(url)
-    try:
-        for session_id, user_id in SESSIONS.items():
-            await conn.execute(
-                "insert into sessions (session_id, user_id) values ($1, $2)", session_id, user_id
-            )
-            await conn.execute(
-                "insert into session_events (session_id, event_type, role, content)"
-                " values ($1, 'user_message', 'user', 'hi')",
-                session_id,
-            )
-    finally:
-        await conn.close()
-    yield url
-    await drop_database(url)
+    async with throwaway_database("rt_rls", *scripts) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            for session_id, user_id in SESSIONS.items():
+                await conn.execute(
+                    "insert into sessions (session_id, user_id) values ($1, $2)",
+                    session_id,
+                    user_id,
+                )
+                await conn.execute(
+                    "insert into session_events (session_id, event_type, role, content)"
+                    " values ($1, 'user_message', 'user', 'hi')",
+                    session_id,
+                )
+        finally:
+            await conn.close()
+        yield url
 
 
 @pytest.fixture
@@ -166,9 +167,8 @@ CAROL = str(uuid.UUID(int=3))
 @pytest.fixture
 async def shared_url(pg_url: str) -> AsyncIterator[str]:
     """A database set up like a Supabase project, for the server and the roles to share."""
-    url = await create_database(pg_url, f"agree_{uuid.uuid4().hex[:6]}", *SCRIPTS)
-    yield url
-    await drop_database(url)
+    async with throwaway_database("rt_agree", *SCRIPTS) as url:
+        yield url
 
 
 SCRIPTS = ("supabase_local.sql", "schema.sql")

@@ -9,7 +9,8 @@ import pytest
 
 from app.store.migrations import head_revision
 from app.store.sql import SqlStore
-from tests.conftest import make_settings, throwaway_database
+from tests.conftest import make_settings
+from tools.databases import throwaway_database
 
 SCHEMA = Path(__file__).parents[1] / "sql" / "schema.sql"
 

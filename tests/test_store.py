@@ -87,15 +87,18 @@ async def test_strings_round_trip_exactly(store: Store, text: str) -> None:
 
 
 async def test_sessions_list_newest_first_with_filters(store: Store) -> None:
-    for i in range(5):
-        await store.create_session(session_id=f"L{i}", user_id="bob" if i % 2 else "ann")
-        await asyncio.sleep(0.002)
-    await store.end_session("L0", end_time=datetime.now(UTC))
+    # Created in an order that is neither the ids' order nor its reverse, so only the
+    # start_time ordering gives the expected lists (the id is just the tie-breaker).
+    for i, session_id in enumerate(["c", "e", "a", "d", "b"]):
+        created = await store.create_session(session_id=session_id, user_id=f"u{i % 2}")
+        while datetime.now(UTC) <= created.start_time:  # the next one starts strictly later
+            await asyncio.sleep(0)
+    await store.end_session("c", end_time=datetime.now(UTC))
     newest = await store.list_sessions()
-    assert [s.session_id for s in newest] == ["L4", "L3", "L2", "L1", "L0"]
-    assert [s.session_id for s in await store.list_sessions(user_id="bob")] == ["L3", "L1"]
-    assert [s.session_id for s in await store.list_sessions(status="ended")] == ["L0"]
-    assert [s.session_id for s in await store.list_sessions(limit=2, offset=1)] == ["L3", "L2"]
+    assert [s.session_id for s in newest] == ["b", "d", "a", "e", "c"]
+    assert [s.session_id for s in await store.list_sessions(user_id="u1")] == ["d", "e"]
+    assert [s.session_id for s in await store.list_sessions(status="ended")] == ["c"]
+    assert [s.session_id for s in await store.list_sessions(limit=2, offset=1)] == ["d", "a"]
 
 
 async def test_ending_sets_end_time_and_duration_and_reopen_clears_them(store: Store) -> None:

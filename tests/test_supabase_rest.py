@@ -16,7 +16,8 @@ from app.store import build_store
 from app.store.base import NewEvent, Unavailable
 from app.store.supabase_rest import SupabaseStore
 from tests.conftest import empty_postgres, make_settings
-from tests.servers.postgrest import SERVICE_KEY, PostgrestStandIn, create_database, drop_database
+from tests.servers.postgrest import SERVICE_KEY, PostgrestStandIn
+from tools.databases import throwaway_database
 
 
 @pytest.fixture
@@ -30,9 +31,8 @@ def own_server(postgrest_database: str) -> Iterator[PostgrestStandIn]:
 @pytest.fixture
 async def bare_database(pg_url: str) -> AsyncIterator[str]:
     """A database with Supabase's roles but without the app's tables."""
-    url = await create_database(pg_url, "supabase_bare", "supabase_local.sql")
-    yield url
-    await drop_database(url)
+    async with throwaway_database("rt_supabase_bare", "supabase_local.sql") as url:
+        yield url
 
 
 def supabase_store(url: str, key: str = SERVICE_KEY) -> SupabaseStore:

@@ -120,8 +120,8 @@ async def test_plain_text_frame_is_a_user_message(live_server: BackgroundServer)
 )
 async def test_bad_frames_get_an_error_and_the_socket_stays(
     live_server: BackgroundServer,
-    frame: dict | str,
-    code: str,  # type: ignore[type-arg]
+    frame: dict[str, object] | str,
+    code: str,
 ) -> None:
     ws, _ = await open_session(live_server.url, "s-bad")
     await send(ws, frame)

@@ -12,8 +12,14 @@ from app.analysis.demo import (
 )
 from app.analysis.export import export_frames, flatten_for_files
 from app.analysis.frames import Dataset, build_dataset, events_frame, sessions_frame
-from app.analysis.load import BackendClient, load_from_api, load_from_database
-from app.analysis.plots import plot_answer_timing, plot_messages_per_hour, plot_tool_usage
+from app.analysis.load import BackendClient, load_from_api, load_from_database, load_from_export
+from app.analysis.plots import (
+    plot_answer_timing,
+    plot_messages_per_hour,
+    plot_tool_usage,
+    plot_usage_by_user,
+)
+from app.analysis.usage import answer_usage, usage_by_session, usage_by_user
 from app.analysis.views import (
     answer_timing,
     format_transcript,
@@ -30,6 +36,7 @@ __all__ = [
     "Dataset",
     "StreamPrinter",
     "answer_timing",
+    "answer_usage",
     "build_dataset",
     "chat",
     "converse",
@@ -40,14 +47,18 @@ __all__ = [
     "generate_demo_sessions",
     "load_from_api",
     "load_from_database",
+    "load_from_export",
     "messages_per_hour",
     "plot_answer_timing",
     "plot_messages_per_hour",
     "plot_tool_usage",
+    "plot_usage_by_user",
     "run_blocking",
     "sessions_frame",
     "sessions_table",
     "tool_usage",
     "transcript",
+    "usage_by_session",
+    "usage_by_user",
     "ws_url",
 ]

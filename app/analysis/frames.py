@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, Final, get_args
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from app.store.base import EventType, Role, SessionStatus
 from app.vocabulary import FINISH_REASONS
 
-UTC_TIMESTAMP = "datetime64[ns, UTC]"
+UTC_TIMESTAMP: Final = "datetime64[ns, UTC]"
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 ROLES: tuple[str, ...] = get_args(Role)
 STATUSES: tuple[str, ...] = get_args(SessionStatus)
@@ -45,6 +45,7 @@ _META_DTYPES: dict[str, Any] = {
     "meta.ttft_ms": "float64",
     "meta.total_ms": "float64",
     "meta.tool_calls": "Int64",
+    "meta.cost_usd": "float64",
     "meta.usage.prompt_tokens": "Int64",
     "meta.usage.completion_tokens": "Int64",
     "meta.usage.total_tokens": "Int64",
@@ -93,16 +94,16 @@ def _typed_frame(records: list[Mapping[str, Any]], dtypes: dict[str, Any]) -> pd
     )
     for name, dtype in dtypes.items():
         base[name] = _as_dtype(base[name], dtype)
-    meta = _expand_metadata([row.get("metadata") or {} for row in records])
+    meta = _expand_metadata([dict(row.get("metadata") or {}) for row in records])
     return pd.concat([base, meta], axis=1)
 
 
-def _expand_metadata(documents: list[Mapping[str, Any]]) -> pd.DataFrame:
+def _expand_metadata(documents: list[dict[str, Any]]) -> pd.DataFrame:
     """One `meta.` column per key (nested objects one level deep: `meta.usage.total_tokens`)."""
     if not any(documents):
         return pd.DataFrame(index=range(len(documents)))
     meta = pd.json_normalize(documents, max_level=1, sep=".").add_prefix("meta.")
-    meta.index = range(len(documents))
+    meta.index = pd.RangeIndex(len(documents))
     # A parent that is null in some rows and expanded in others adds only an empty column.
     meta = meta.drop(columns=[c for c in meta if c not in _META_DTYPES and meta[c].isna().all()])
     meta = meta[sorted(meta.columns)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -81,7 +81,7 @@ def plot_messages_per_hour(per_hour: pd.DataFrame) -> Figure:
     if per_hour.empty:
         _say_empty(ax)
         return figure
-    hours = per_hour.index.tz_convert(None).to_numpy()
+    hours = pd.DatetimeIndex(per_hour.index).tz_convert(None).to_numpy()
     width = np.timedelta64(50, "m")
     ax.bar(hours, per_hour["user"], width=width, align="edge", label="user", color=_COLORS["user"])
     ax.bar(
@@ -100,6 +100,42 @@ def plot_messages_per_hour(per_hour: pd.DataFrame) -> Figure:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     figure.autofmt_xdate()
+    return figure
+
+
+def plot_usage_by_user(per_user: pd.DataFrame, *, top: int = 12) -> Figure:
+    """Per user (the `top` costliest): time to first token, tokens by kind, and cost."""
+    shown = per_user.head(top).iloc[::-1]
+    figure, axes = _figure(12, 1.6 + 0.4 * max(len(shown), 3), columns=3)
+    for ax, title in zip(axes, ("Time to first token (ms)", "Tokens", "Cost"), strict=True):
+        ax.set_title(title)
+    if shown.empty:
+        for ax in axes:
+            _say_empty(ax)
+        return figure
+    users = shown["user_id"].astype(str).tolist()
+    ttft_ax, tokens_ax, cost_ax = axes
+    ttft_ax.barh(users, shown["ttft_ms_median"].astype("float64"), color=_COLORS["ttft_ms"])
+    p90 = shown["ttft_ms_p90"].astype("float64")
+    ttft_ax.scatter(p90, users, color="black", marker="|", s=160, zorder=3)
+    ttft_ax.set_xlabel("median (bar), 90th percentile (|)")
+    prompt = shown["prompt_tokens"].astype("float64").fillna(0)
+    completion = shown["completion_tokens"].astype("float64").fillna(0)
+    tokens_ax.barh(users, prompt, color=_COLORS["user"], label="prompt")
+    tokens_ax.barh(users, completion, left=prompt, color=_COLORS["assistant"], label="completion")
+    tokens_ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
+    tokens_ax.set_yticks([])
+    spent = shown["cost_usd"].astype("float64")
+    if spent.isna().all():
+        cost_ax.text(0.5, 0.5, "no LLM_PRICES set", ha="center", transform=cost_ax.transAxes)
+        cost_ax.set_axis_off()
+    else:
+        bars = cost_ax.barh(users, spent.fillna(0), color=_COLORS["total_ms"])
+        cost_ax.bar_label(bars, labels=[f"${v:.3g}" for v in spent.fillna(0)], padding=3)
+        cost_ax.set_xlim(0, float(spent.max()) * 1.6)
+        cost_ax.set_xlabel("USD by LLM_PRICES")
+        cost_ax.set_yticks([])
+    figure.suptitle(f"Usage per user ({int(shown['answers'].sum())} answers)")
     return figure
 
 

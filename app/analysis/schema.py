@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-import pandas as pd  # type: ignore[import-untyped]
+import asyncpg
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 

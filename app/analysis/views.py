@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from typing import Any
 
-import pandas as pd  # type: ignore[import-untyped]
+import pandas as pd
 
 from app.analysis.frames import Dataset
 
@@ -28,10 +29,10 @@ def sessions_table(data: Dataset) -> pd.DataFrame:
     per_session = events.groupby("session_id", observed=True)
     kinds = pd.crosstab(events["session_id"], events["event_type"].astype("string"))
     table = data.sessions[["session_id", "user_id", "status", "start_time", "end_time"]].copy()
+    # reindex, not map: pandas 3 cannot map an empty column onto datetimes.
+    last_event = per_session["created_at"].max().reindex(table["session_id"]).set_axis(table.index)
     table["duration_seconds"] = data.sessions["duration_seconds"].fillna(
-        (
-            table["session_id"].map(per_session["created_at"].max()) - table["start_time"]
-        ).dt.total_seconds()
+        (last_event - table["start_time"]).dt.total_seconds()
     )
     table["turns"] = data.sessions["turns"]
     for column, kind in (("answers", "assistant_message"), ("tool_calls", "tool_call")):
@@ -112,7 +113,7 @@ def _tools_by_session(events: pd.DataFrame) -> pd.Series:
     return names.agg(lambda tools: ", ".join(sorted(set(tools.astype(str)))))
 
 
-def _line(row: dict[str, Any]) -> str:
+def _line(row: Mapping[Hashable, Any]) -> str:
     kind, content, tool = row["event_type"], row["content"], row.get("tool")
     reason = row.get("meta.finish_reason")
     if kind == "tool_call":

@@ -8,13 +8,14 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from app.llm.base import LLMError
-from app.store.base import AlreadyExists, NotFound, StoreError, Unavailable
+from app.store.base import AlreadyExists, InvalidValue, NotFound, StoreError, Unavailable
 
 log = logging.getLogger(__name__)
 
 _STATUS: dict[type[Exception], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     AlreadyExists: status.HTTP_409_CONFLICT,
+    InvalidValue: 422,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     LLMError: status.HTTP_502_BAD_GATEWAY,
 }

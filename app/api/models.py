@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.store.base import SESSION_ID_PATTERN, EventRecord, EventType, Role, SessionRecord
+from app.store.base import EventRecord, EventType, Role, SessionRecord
+from app.vocabulary import SESSION_ID_PATTERN
 
 
 class SessionCreate(BaseModel):

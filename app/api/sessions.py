@@ -17,7 +17,8 @@ from app.api.auth import (
 )
 from app.api.deps import SummarizerDep
 from app.api.models import EventOut, SessionCreate, SessionOut
-from app.store.base import SESSION_ID_PATTERN, EventRecord, SessionRecord, SessionStatus
+from app.store.base import EventRecord, SessionRecord, SessionStatus
+from app.vocabulary import SESSION_ID_PATTERN
 
 router = APIRouter(prefix="/sessions", tags=["sessions"], dependencies=[Depends(current_principal)])
 

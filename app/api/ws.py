@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketState
 
+from app import metrics
 from app.api.auth import CLOSE_STORAGE_DOWN, admit_user_message, open_handshake
 from app.api.deps import get_registry, get_settings
 from app.chat.events import ErrorFrame, UserMessage, parse_client_frame
 from app.chat.outbox import CLOSE_POLICY, Outbox
 from app.chat.session import Refused, Session
 from app.chat.subscriber import Subscriber
-from app.store.base import SESSION_ID_PATTERN, StoreError
-from app.vocabulary import CONNECTION_MODES, ON_DISCONNECT, ConnectionMode, OnDisconnect
+from app.store.base import StoreError
+from app.vocabulary import (
+    CONNECTION_MODES,
+    ON_DISCONNECT,
+    ConnectionMode,
+    OnDisconnect,
+    is_session_id,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
 
-_SESSION_ID = re.compile(SESSION_ID_PATTERN)
-
 
 def _problem(session_id: str, mode: str, on_disconnect: str, after_seq: int | None) -> str | None:
     """Why the handshake's parameters are refused, if they are (`user_id` is auth's)."""
-    if not _SESSION_ID.match(session_id):
+    if not is_session_id(session_id):
         return "invalid session_id or user_id"
     if mode not in CONNECTION_MODES or on_disconnect not in ON_DISCONNECT:
         return "invalid mode or on_disconnect"
@@ -78,7 +82,8 @@ async def session_socket(
         await outbox.wait_closed()
         return
     try:
-        await _receive_loop(websocket, session, subscriber, handshake.user_id)
+        with metrics.connected("observer" if subscriber.mode == "observe" else "writer"):
+            await _receive_loop(websocket, session, subscriber, handshake.user_id)
     except Exception:
         log.exception("session %s: connection failed", session_id)
     finally:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from app import metrics
 from app.chat.compaction import Compactor
 from app.chat.context import ContextWindow
 from app.chat.durable import DurableWriter
@@ -19,7 +20,8 @@ from app.chat.tools import ToolRegistry
 from app.chat.turn import TurnState
 from app.llm.base import LLMError, Message, Provider, ToolSpec
 from app.llm.tokens import estimate_tools
-from app.store.base import EventRecord, Store, StoreError
+from app.pricing import ModelPrice, answer_cost
+from app.store.base import EventRecord, InvalidValue, Store, StoreError
 from app.vocabulary import FinishReason
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class ChatOptions:
 
     system_prompt: str
     max_tool_rounds: int = 5
+    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
     context_tokens: int = 16000
 
 
@@ -127,10 +130,13 @@ class Answer:
         log.warning("session %s: question not stored: %s", self._ctx.session_id, exc)
         if self._turn is not None:
             self._ctx.window.drop(self._turn)
+        refused = isinstance(exc, InvalidValue)
         await self._ctx.publish(
             ErrorFrame(
-                code="storage_unavailable",
-                message="the message could not be stored",
+                code="invalid_message" if refused else "storage_unavailable",
+                message="the message cannot be stored as sent"
+                if refused
+                else "the message could not be stored",
                 message_id=self.message_id,
             )
         )
@@ -211,12 +217,17 @@ class Answer:
 
     async def _store_answer(self, done: AssistantDone) -> None:
         provider = self._ctx.provider
+        timings = self._state.timings()
+        cost = answer_cost(self._ctx.options.prices, provider.model, done.usage)
+        metrics.answer_timed(timings, model=provider.model, cost_usd=cost)
         extra = {
             "provider": provider.name,
             "model": provider.model,
-            **self._state.timings(),
+            **timings,
             **self._ctx.window.counted_metadata(),
         }
+        if cost is not None:
+            extra["cost_usd"] = cost
         record = frame_record(self._ctx.session_id, done, extra)
         assert record is not None
         stored = False

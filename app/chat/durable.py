@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from app.store.base import NewEvent, NotFound, Store, StoreError
+from app.store.base import InvalidValue, NewEvent, NotFound, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ class DurableWriter:
         except NotFound:
             log.warning("event for deleted session %s dropped", event.session_id)
             return True
+        except InvalidValue as exc:
+            # Refused as it is, it would be refused again: retrying cannot store it.
+            log.error("event of session %s refused by the database: %s", event.session_id, exc)
+            if on_failure is not None:
+                await on_failure()
+            return False
         except StoreError as exc:
             log.warning("event of session %s not stored yet: %s", event.session_id, exc)
         task = asyncio.get_running_loop().create_task(self._retry(event))
@@ -60,7 +66,7 @@ class DurableWriter:
             await asyncio.sleep(delay)
             try:
                 await self._store.add_event(event)
-            except NotFound:
+            except (NotFound, InvalidValue):
                 return
             except StoreError:
                 delay = min(delay * 2, self._max_delay)

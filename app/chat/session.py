@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from app import metrics
 from app.chat.answer import Answer, AnswerContext
 from app.chat.answers import AnswerQueue
 from app.chat.compaction import Compactor
@@ -193,7 +194,9 @@ class Session:
         self.resumed = True  # whoever joins from now on finds a known session
         try:
             if after_seq is not None:
-                for frame in await self._replay(after_seq):
+                frames = await self._replay(after_seq)
+                metrics.replayed(len(frames))
+                for frame in frames:
                     await subscriber.outbox.wait_for_room()
                     subscriber.replay(frame)
         finally:
@@ -280,6 +283,7 @@ class Session:
         await self._services.log.trim(self.session_id, through_seq=through_seq)
 
     async def _publish(self, frame: ConversationFrame) -> ConversationFrame:
+        metrics.frame_sent(frame)
         return await self._services.log.append(self.session_id, frame)
 
     def _fan_out(self, frame: ConversationFrame) -> None:

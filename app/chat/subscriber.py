@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from app import metrics
 from app.chat.events import ConversationFrame, ServerFrame
 from app.chat.outbox import Outbox
 from app.vocabulary import OnDisconnect
@@ -52,6 +53,7 @@ class Subscriber:
 
     def reply(self, frame: ServerFrame) -> None:
         """A frame for this connection only (no seq)."""
+        metrics.frame_sent(frame)
         self.outbox.put(frame)
 
     def close(self, code: int, reason: str) -> None:

@@ -47,11 +47,6 @@ class Summarizer:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    @property
-    def pending(self) -> int:
-        """How many summaries are still being built."""
-        return len(self._pending)
-
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for pending summaries, then cancel the rest."""
         if not self._pending:

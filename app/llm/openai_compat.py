@@ -91,7 +91,7 @@ class OpenAICompatProvider:
                 for text in state.add(chunk):
                     yield TextDelta(text)
         except (openai.OpenAIError, httpx.HTTPError, *_MALFORMED) as exc:
-            raise self._error(exc) from exc
+            raise self._error(exc, mid_stream=True) from exc
         finally:
             await stream.close()
         for item in state.end(self.model):
@@ -129,18 +129,21 @@ class OpenAICompatProvider:
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
 
-    def _error(self, exc: Exception) -> LLMError:
+    def _error(self, exc: Exception, *, mid_stream: bool = False) -> LLMError:
         """A short, readable LLMError for any SDK or transport failure, with no secret in it."""
+        # openai 3 wraps a transport error met while reading the stream in APIConnectionError;
+        # openai 2 lets httpx's own error through.
+        broke_off = mid_stream and isinstance(exc, openai.APIConnectionError)
         if isinstance(exc, openai.APITimeoutError):
             message = f"the model server did not answer within {self._timeout:g} s"
+        elif broke_off or isinstance(exc, httpx.HTTPError):
+            message = f"the model's stream broke off ({type(exc.__cause__ or exc).__name__})"
         elif isinstance(exc, openai.APIConnectionError):
             message = f"cannot reach the model server at {self._client.base_url}"
         elif isinstance(exc, openai.APIStatusError):
             message = f"the model server answered HTTP {exc.status_code}: {_server_message(exc)}"
         elif isinstance(exc, openai.APIError):
             message = f"the model server reported an error: {_server_message(exc)}"
-        elif isinstance(exc, httpx.HTTPError):
-            message = f"the model's stream broke off ({type(exc).__name__})"
         elif isinstance(exc, openai.OpenAIError):
             message = f"the model request failed ({type(exc).__name__})"
         else:

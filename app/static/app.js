@@ -1,6 +1,6 @@
 // Wires the page: the session form, the composer, the socket, the sessions panel.
 
-import { KeyRefused, apiKey, askForKey, health, listEvents, request } from "./js/api.js";
+import { KeyRefused, apiKey, health, listEvents, request } from "./js/api.js";
 import { ChatLog } from "./js/chat.js";
 import { SessionsPanel } from "./js/sessions.js";
 import { loadSignInConfig, queryToken, socketProtocols, tokenUser } from "./js/signin.js";
@@ -10,7 +10,6 @@ const USER_STORAGE = "realtime.userId";
 const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const CLOSE_ALREADY_CONNECTED = 4409;
 const CLOSE_UNKNOWN_SESSION = 4404;
-const CLOSE_UNAUTHORIZED = [4401, 1008];
 const STATE_TEXT = {
   connecting: "Connecting…",
   connected: "Connected",
@@ -28,6 +27,7 @@ const ui = {
   userId: $("user-id"),
   sessionId: $("session-id"),
   newSession: $("new-session"),
+  copyTranscript: $("copy-transcript"),
   composer: $("composer"),
   message: $("message"),
   send: $("send"),
@@ -126,9 +126,6 @@ async function decideOnClose({ code, opened }) {
     chat.notice("That session was not found. Start a new session.", "warn");
     return "stop";
   }
-  if (CLOSE_UNAUTHORIZED.includes(code) && opened) {
-    return (await askForKey({ rejected: Boolean(apiKey()) })) ? "now" : stopForKey();
-  }
   if (!opened) return handshakeFailed();
   return "retry";
 }
@@ -197,6 +194,10 @@ ui.sessionForm.addEventListener("submit", (event) => {
 ui.newSession.addEventListener("click", () => {
   connectTo(newSessionId());
   ui.message.focus();
+});
+
+ui.copyTranscript.addEventListener("click", () => {
+  chat.copy(ui.copyTranscript, chat.transcript());
 });
 
 ui.userId.addEventListener("change", () => {

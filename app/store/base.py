@@ -7,9 +7,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.vocabulary import SESSION_ID_PATTERN as SESSION_ID_PATTERN  # re-exported
 from app.vocabulary import Role as Role  # re-exported: the store speaks this vocabulary
-
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 EventType = Literal[
     "user_message",
@@ -93,7 +92,11 @@ class AlreadyExists(StoreError):
 
 
 class Unavailable(StoreError):
-    """The database cannot be reached or refused the request."""
+    """The database cannot serve the request now (down, unreachable, overloaded)."""
+
+
+class InvalidValue(StoreError):
+    """The database refused a value as sent; only that one write fails."""
 
 
 class Store(Protocol):
@@ -146,6 +149,21 @@ class Store(Protocol):
         self, session_id: str, *, limit: int = 1000, before_id: int | None = None
     ) -> list[EventRecord]:
         """The latest `limit` events (below `before_id`, when given) in id order; NotFound."""
+
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """One page of every session's events in id order after `after_id` (a keyset cursor).
+
+        Only those created at or after `since` and before `until`, and of `user_id`'s
+        sessions when given.
+        """
 
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""

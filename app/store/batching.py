@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
+
+from app import metrics
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -15,9 +18,10 @@ class GroupCommitter(Generic[Item, Result]):
 
     While a batch is in flight the next one gathers, so under load a write costs one
     batch's round trip instead of waiting behind every other writer's transaction.
-    When a batch fails with one of `retry_alone_on` (say, one row breaking a constraint),
-    its items are retried one by one so that only the bad item's caller gets the error;
-    any other failure (the database is down) fails the whole batch at once.
+    When a batch fails, its items are retried one by one, so that only the caller of an
+    item the database refuses (a bad value, a missing parent) gets the error. Only a
+    failure of one of `fails_batch` (the database is down) fails every item at once,
+    also when it comes in the middle of the retries.
     """
 
     def __init__(
@@ -25,11 +29,11 @@ class GroupCommitter(Generic[Item, Result]):
         write_many: Callable[[list[Item]], Awaitable[list[Result]]],
         write_one: Callable[[Item], Awaitable[Result]],
         *,
-        retry_alone_on: tuple[type[Exception], ...] = (),
+        fails_batch: tuple[type[Exception], ...] = (),
         max_batch: int = 500,
     ) -> None:
         self._write_many = write_many
-        self._retry_alone_on = retry_alone_on
+        self._fails_batch = fails_batch
         self._write_one = write_one
         self._max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -56,27 +60,38 @@ class GroupCommitter(Generic[Item, Result]):
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             items = [item for item, _ in batch]
+            started = time.perf_counter()
             try:
                 results = await self._write_many(items)
-            except self._retry_alone_on:
+            except self._fails_batch as exc:
+                metrics.batch_written(time.perf_counter() - started, len(items), failed=True)
+                _fail(batch, exc)
+                continue
+            except Exception:
+                metrics.batch_written(time.perf_counter() - started, len(items), failed=True)
                 await self._one_by_one(batch)
                 continue
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
+            metrics.batch_written(time.perf_counter() - started, len(items))
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
     async def _one_by_one(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        for item, future in batch:
+        for index, (item, future) in enumerate(batch):
             try:
                 result = await self._write_one(item)
+            except self._fails_batch as exc:
+                _fail(batch[index:], exc)
+                return
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
             else:
                 if not future.done():
                     future.set_result(result)
+
+
+def _fail(batch: list[tuple[Item, asyncio.Future[Result]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

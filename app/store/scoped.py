@@ -106,6 +106,22 @@ class ScopedStore:
         await self._check(session_id)
         return await self._store.tail_events(session_id, limit=limit, before_id=before_id)
 
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """This user's events in the range; a filter naming someone else finds nothing."""
+        if user_id is not None and user_id != self.owner:
+            return []
+        return await self._store.export_events(
+            after_id=after_id, limit=limit, since=since, until=until, user_id=self.owner
+        )
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save the summary of this user's session."""
         await self._check(session_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
@@ -11,11 +12,9 @@ from typing import Any
 
 from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.engine import URL, RowMapping
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.store.base import (
-    AlreadyExists,
     EventRecord,
     NewEvent,
     NotFound,
@@ -25,8 +24,11 @@ from app.store.base import (
 )
 from app.store.batching import GroupCommitter
 from app.store.migrations import upgrade_to_head
+from app.store.sql_errors import DRIVER_ERRORS, describe, translate
 from app.store.sqlite_writer import SqliteEventWriter
 from app.store.tables import session_events, sessions
+
+log = logging.getLogger(__name__)
 
 _turns = (
     select(func.count())
@@ -89,8 +91,9 @@ class SqlStore:
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._sqlite_events: SqliteEventWriter | None = None
+        # Only an unavailable database fails a whole batch; a row it refuses fails alone.
         self._events = GroupCommitter(
-            self._insert_events, self._insert_event, retry_alone_on=(IntegrityError,)
+            self._insert_events, self._insert_event, fails_batch=(Unavailable,)
         )
 
     @property
@@ -135,9 +138,9 @@ class SqlStore:
             await conn.execute(text("select 1"))
 
     @asynccontextmanager
-    async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction whose driver failures become Unavailable."""
-        with _translated():
+    async def _connect(self, session_id: str | None = None) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose driver failures become the store's errors."""
+        with _translated(session_id):
             async with self.engine.begin() as conn:
                 yield conn
 
@@ -152,11 +155,8 @@ class SqlStore:
             "status": "active",
             "metadata": metadata or {},
         }
-        try:
-            async with self._connect() as conn:
-                await conn.execute(insert(sessions).values(**values))
-        except IntegrityError as exc:
-            raise AlreadyExists(f"session '{session_id}' already exists") from exc
+        async with self._connect(session_id) as conn:
+            await conn.execute(insert(sessions).values(**values))
         return SessionRecord.model_validate(values)
 
     async def get_session(self, session_id: str) -> SessionRecord:
@@ -224,8 +224,9 @@ class SqlStore:
     async def _insert_event(self, event: NewEvent) -> EventRecord:
         try:
             [stored] = await self._insert_events([event])
-        except IntegrityError as exc:
-            raise NotFound(f"session '{event.session_id}' not found") from exc
+        except NotFound as exc:
+            # Alone in its batch, the missing session is known: name it.
+            raise NotFound(f"session '{event.session_id}' not found") from exc.__cause__
         return stored
 
     async def list_events(
@@ -258,6 +259,28 @@ class SqlStore:
             if not rows:
                 await self._fetch_session(conn, session_id)
             return [_event(row) for row in reversed(rows)]
+
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """Events of every session in id order after `after_id`, in the range, of one user."""
+        query = select(session_events).where(session_events.c.id > after_id)
+        if since is not None:
+            query = query.where(session_events.c.created_at >= since)
+        if until is not None:
+            query = query.where(session_events.c.created_at < until)
+        if user_id is not None:
+            owned = select(sessions.c.session_id).where(sessions.c.user_id == user_id)
+            query = query.where(session_events.c.session_id.in_(owned))
+        async with self._connect() as conn:
+            rows = await conn.execute(query.order_by(session_events.c.id).limit(limit))
+            return [_event(row) for row in rows.mappings()]
 
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
@@ -300,18 +323,11 @@ def _event_values(event: NewEvent) -> dict[str, Any]:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
-    """Driver failures become Unavailable; constraint violations stay for the caller."""
+def _translated(session_id: str | None = None) -> Iterator[None]:
+    """Driver failures become the store's errors, once, here; the log keeps the driver's text."""
     try:
         yield
-    except IntegrityError:
-        raise
-    except (TimeoutError, SQLAlchemyError, OSError) as exc:
-        raise Unavailable(_describe(exc)) from exc
-
-
-def _describe(exc: BaseException) -> str:
-    """A short, secret-free reason for an unreachable database."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return f"database unavailable: {type(exc.orig).__name__}: {str(exc.orig)[:200]}"
-    return f"database unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+    except DRIVER_ERRORS as exc:
+        failure = translate(exc, session_id=session_id)
+        log.warning("storage: %s (%s)", failure, describe(exc))
+        raise failure from exc

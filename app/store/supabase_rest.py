@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -15,7 +16,6 @@ from supabase import AsyncClient, AsyncClientOptions, AsyncSupabaseException, ac
 
 from app.config import Settings
 from app.store.base import (
-    AlreadyExists,
     EventRecord,
     NewEvent,
     NotFound,
@@ -25,7 +25,9 @@ from app.store.base import (
     Unavailable,
 )
 from app.store.batching import GroupCommitter
+from app.store.sql_errors import Failure, classify_sqlstate, error_for
 
+log = logging.getLogger(__name__)
 Row = dict[str, Any]
 Query = AsyncSelectRequestBuilder
 
@@ -52,7 +54,7 @@ class SupabaseStore:
         self._http: httpx.AsyncClient | None = None
         self._client: AsyncClient | None = None
         self._events = GroupCommitter(
-            self._insert_events, self._insert_event, retry_alone_on=(NotFound,)
+            self._insert_events, self._insert_event, fails_batch=(Unavailable,)
         )
 
     @classmethod
@@ -181,6 +183,54 @@ class SupabaseStore:
             await self._require_session(session_id)
         return [_event(row) for row in reversed(rows)]
 
+    async def export_events(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_id: str | None = None,
+    ) -> list[EventRecord]:
+        """Events in id order after `after_id`, in the range, of one user's sessions if given."""
+        limit = min(limit, _PAGE)
+
+        def page(session_ids: list[str] | None) -> Query:
+            # A fresh builder each time: the client's builders add filters in place.
+            query = self._table("session_events").select("*").gt("id", after_id)
+            if since is not None:
+                query = query.gte("created_at", since.isoformat())
+            if until is not None:
+                query = query.lt("created_at", until.isoformat())
+            if session_ids is not None:
+                query = query.in_("session_id", session_ids)
+            return query.order("id").limit(limit)
+
+        if user_id is None:
+            return [_event(row) for row in await self._rows(page(None))]
+        ids = await self._session_ids_of(user_id)
+        chunks = [ids[i : i + _IDS_PER_REQUEST] for i in range(0, len(ids), _IDS_PER_REQUEST)]
+        # Each chunk's next page, merged: the smallest ids of them all are the next page.
+        pages = await asyncio.gather(*(self._rows(page(chunk)) for chunk in chunks))
+        rows = sorted((row for found in pages for row in found), key=lambda row: int(row["id"]))
+        return [_event(row) for row in rows[:limit]]
+
+    async def _session_ids_of(self, user_id: str) -> list[str]:
+        """Every session id of one user, paged under the server's row cap."""
+        ids: list[str] = []
+        while True:
+            query = (
+                self._table("sessions")
+                .select("session_id")
+                .eq("user_id", user_id)
+                .order("session_id")
+                .range(len(ids), len(ids) + _PAGE - 1)
+            )
+            page = [str(row["session_id"]) for row in await self._rows(query)]
+            ids.extend(page)
+            if len(page) < _PAGE:
+                return ids
+
     async def set_summary(self, session_id: str, summary: str) -> SessionRecord:
         """Save a session's summary."""
         return await self._update(session_id, {"summary": summary})
@@ -263,8 +313,8 @@ class SupabaseStore:
                 "project's service_role (secret) key, not the anon (publishable) one"
             ) from exc
         except httpx.TransportError as exc:
-            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-            raise Unavailable(f"Supabase at {self._url} is unreachable ({reason})") from exc
+            log.warning("Supabase at %s is unreachable: %s: %s", self._url, type(exc).__name__, exc)
+            raise Unavailable(f"Supabase at {self._url} is unreachable") from exc
 
 
 async def _refuse_rejected_key(response: httpx.Response) -> None:
@@ -274,15 +324,14 @@ async def _refuse_rejected_key(response: httpx.Response) -> None:
 
 
 def _translate(exc: APIError, session_id: str) -> StoreError:
-    """The store's error for a PostgREST error body."""
+    """The store's error for a PostgREST error body (its text goes to the log only)."""
     code = exc.code or ""
-    if code == "23505":
-        return AlreadyExists(f"session '{session_id}' already exists")
-    if code == "23503":
-        return NotFound(f"session '{session_id}' not found")
     if code in _MISSING_TABLE:
         return Unavailable(f"Supabase is not set up: {SCHEMA_HINT}")
-    return Unavailable(f"Supabase refused the request: {code} {str(exc.message)[:200]}")
+    log.warning("Supabase refused a request: %s %s", code, str(exc.message)[:300])
+    # PGRST1xx: PostgREST could not read the request (a body it cannot parse, say).
+    kind = Failure.INVALID if code.startswith("PGRST1") else classify_sqlstate(code)
+    return error_for(kind, session_id=session_id or None)
 
 
 def _data(response: APIResponse) -> list[Row]:

@@ -17,21 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.engine import URL, make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from app.background import BackgroundServer
+from tools.databases import throwaway_database
 
 SERVICE_KEY = "stand-in-service-role-key"
-SQL_DIR = Path(__file__).parents[2] / "sql"
 # Each table's columns and their PostgreSQL types: the only names that reach SQL text.
 TABLES: dict[str, dict[str, str]] = {
     "sessions": {
@@ -354,41 +352,11 @@ class PostgrestStandIn:
         self._server.stop()
 
 
-async def create_database(pg_url: str, suffix: str, *scripts: str) -> str:
-    """A new database beside `pg_url`'s with the given sql/ scripts applied; returns its URL."""
-    url = make_url(pg_url)
-    url = url.set(database=f"{url.database}_{suffix}")
-    await _administer(f'drop database if exists "{url.database}" with (force)', url)
-    await _administer(f'create database "{url.database}"', url)
-    conn = await asyncpg.connect(url.render_as_string(False))
-    try:
-        for script in scripts:
-            await conn.execute((SQL_DIR / script).read_text())
-    finally:
-        await conn.close()
-    return url.render_as_string(False)
-
-
-async def drop_database(url: str) -> None:
-    """Drop a database made by `create_database`."""
-    parsed = make_url(url)
-    await _administer(f'drop database if exists "{parsed.database}" with (force)', parsed)
-
-
-async def _administer(statement: str, url: URL) -> None:
-    conn = await asyncpg.connect(url.set(database="postgres").render_as_string(False))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 async def postgrest_database(pg_url: str) -> AsyncIterator[str]:
     """A database set up like a Supabase project, for the whole run."""
-    url = await create_database(pg_url, "supabase", "supabase_local.sql", "schema.sql")
-    yield url
-    await drop_database(url)
+    async with throwaway_database("rt_supabase", "supabase_local.sql", "schema.sql") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,16 @@
 // The conversation log: streamed answers, tool cards, errors and notices.
 
+import { copyTarget, copyText, transcriptMarkdown } from "./copy.js";
+import { StreamRenderer } from "./markdown.js";
 import {
+  answerSource,
   errorBubble,
+  findCard,
   finishBubble,
   messageBubble,
   noteLine,
   renderEvents,
+  setAnswer,
   setToolResult,
   toolCard,
 } from "./render.js";
@@ -15,12 +20,37 @@ const STICK_PX = 48;
 // These errors leave the answer going (its `assistant.done` follows); any other ends the turn.
 const ERRORS_BEFORE_DONE = ["busy", "llm_error"];
 
+// A screen reader reads the start of a long answer; the rest is in the log.
+const ANNOUNCE_CHARS = 600;
+const clip = (text) => (text.length > ANNOUNCE_CHARS ? `${text.slice(0, ANNOUNCE_CHARS)}…` : text);
+
 export class ChatLog {
   #answer = null;
 
   /** `onStreaming(bool)` is told when an answer starts and ends. */
   constructor({ log, announcer, onStreaming }) {
     Object.assign(this, { log, announcer, onStreaming });
+    this.renderer = new StreamRenderer({ around: (change) => this.#stickWhile(change) });
+    log.addEventListener("click", (event) => {
+      const button = event.target.closest("button.copy-code, button.copy-answer");
+      if (button) this.copy(button, copyTarget(button));
+    });
+  }
+
+  /** Copy `text` for `button`, and say so on it and to screen readers. */
+  async copy(button, text) {
+    const copied = text !== null && (await copyText(text));
+    button.dataset.label ??= button.textContent;
+    button.textContent = copied ? "Copied" : "Copy failed";
+    this.announce(copied ? "Copied to the clipboard" : "Could not copy");
+    setTimeout(() => {
+      button.textContent = button.dataset.label;
+    }, 1500);
+  }
+
+  /** The conversation as Markdown. */
+  transcript() {
+    return transcriptMarkdown(this.log);
   }
 
   get streaming() {
@@ -62,7 +92,7 @@ export class ChatLog {
   /** The connection dropped: an answer in flight will not finish here. */
   interrupted() {
     if (!this.#answer) return;
-    for (const bubble of this.#answer.segments) finishBubble(bubble, "interrupted");
+    for (const bubble of this.#answer.segments) this.#finish(bubble, "interrupted");
     this.#setAnswer(null);
   }
 
@@ -92,7 +122,9 @@ export class ChatLog {
       answer.segments.push(answer.segment);
       this.#append(answer.segment);
     }
-    this.#stickWhile(() => answer.segment.querySelector(".text").append(frame.delta));
+    const source = answerSource(answer.segment) + frame.delta;
+    setAnswer(answer.segment, source);
+    this.renderer.update(answer.segment.querySelector(".text"), source);
   }
 
   #toolCall(frame) {
@@ -101,8 +133,7 @@ export class ChatLog {
   }
 
   #toolResult(frame) {
-    const cards = [...this.log.querySelectorAll(".tool-card")];
-    const card = cards.find((c) => c.dataset.callId === frame.call_id);
+    const card = findCard(this.log, frame.call_id);
     if (card) this.#stickWhile(() => setToolResult(card, frame.result));
   }
 
@@ -112,26 +143,35 @@ export class ChatLog {
       answer.segments.push(messageBubble("assistant"));
       this.#append(answer.segments[0]);
     }
-    // With a single bubble, the final text is authoritative (it is also what is stored).
-    if (answer.segments.length === 1) {
-      answer.segments[0].querySelector(".text").textContent = frame.content;
+    // With a single bubble, the final text is authoritative (it is also what is stored), unless
+    // it is empty because the server lost what had been streamed (an `interrupted` answer).
+    if (answer.segments.length === 1 && (frame.content || frame.finish_reason === "stop")) {
+      setAnswer(answer.segments[0], frame.content);
     }
     const last = answer.segments.length - 1;
     this.#stickWhile(() =>
-      answer.segments.forEach((b, i) => finishBubble(b, i === last ? frame.finish_reason : "stop")),
+      answer.segments.forEach((b, i) => {
+        this.#finish(b, i === last ? frame.finish_reason : "stop");
+      }),
     );
     this.#setAnswer(null);
     const ending = frame.finish_reason === "stop" ? "" : ` (${frame.finish_reason})`;
-    this.announce(`Assistant${ending}: ${frame.content || "no answer"}`);
+    this.announce(`Assistant${ending}: ${clip(frame.content) || "no answer"}`);
   }
 
   #error(frame) {
     this.#append(errorBubble(frame.code, frame.message));
     this.announce(`Error ${frame.code}: ${frame.message}`);
     if (this.#answer && !ERRORS_BEFORE_DONE.includes(frame.code)) {
-      for (const bubble of this.#answer.segments) finishBubble(bubble, "error");
+      for (const bubble of this.#answer.segments) this.#finish(bubble, "error");
       this.#setAnswer(null);
     }
+  }
+
+  /** Draw a bubble's final Markdown now, then mark it finished. */
+  #finish(bubble, finishReason) {
+    this.renderer.flush(bubble.querySelector(".text"), answerSource(bubble));
+    finishBubble(bubble, finishReason);
   }
 
   #current(messageId) {

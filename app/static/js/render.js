@@ -1,4 +1,10 @@
-// DOM builders. Text from users, the model and the server only ever goes in as text nodes.
+// DOM builders for the conversation, tool cards and the sessions list. Text from users and the
+// server goes in as text nodes; assistant answers are Markdown, rendered by markdown.js.
+
+import { el } from "./dom.js";
+import { renderMarkdown } from "./markdown.js";
+
+export { el };
 
 const FINISH_LABELS = {
   cancelled: "stopped (cancelled)",
@@ -7,21 +13,12 @@ const FINISH_LABELS = {
   interrupted: "interrupted (connection lost)",
 };
 
-/** Create an element with a class, text and attributes; never parses HTML. */
-export function el(tag, { className, text, attrs } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  for (const [name, value] of Object.entries(attrs ?? {})) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
+// Each answer bubble's Markdown source, for "copy answer" and the transcript.
+const sources = new WeakMap();
 
-/** JSON that reads well in a small card: one line when short, indented otherwise. */
+/** JSON indented for reading; anything JSON cannot show as itself. */
 export function formatJson(value) {
-  const flat = JSON.stringify(value);
-  if (flat === undefined) return String(value);
-  return flat.length <= 72 ? flat : JSON.stringify(value, null, 2);
+  return JSON.stringify(value, null, 2) ?? String(value);
 }
 
 function preview(value, limit = 60) {
@@ -29,24 +26,53 @@ function preview(value, limit = 60) {
   return flat.length > limit ? `${flat.slice(0, limit - 1)}…` : flat;
 }
 
-/** A user or assistant bubble; its text lives in a `.text` span. */
+/** A user bubble (plain text in a `.text` span) or an assistant one (Markdown in a `.text` div). */
 export function messageBubble(role, content = "") {
   const label = role === "user" ? "You" : "Assistant";
-  return el("article", { className: `msg ${role}`, attrs: { "aria-label": label } }, [
+  const text =
+    role === "user"
+      ? el("span", { className: "text", text: content })
+      : el("div", { className: "text md" });
+  const bubble = el("article", { className: `msg ${role}`, attrs: { "aria-label": label } }, [
     el("span", { className: "who", text: label }),
-    el("span", { className: "text", text: content }),
+    text,
   ]);
+  if (role !== "user") setAnswer(bubble, content, { render: true });
+  return bubble;
+}
+
+/** Record an answer bubble's Markdown; `render` also draws it now (else the caller schedules it). */
+export function setAnswer(bubble, source, { render = false } = {}) {
+  sources.set(bubble, source);
+  if (render) renderMarkdown(bubble.querySelector(".text"), source);
+}
+
+/** The Markdown an answer bubble shows. */
+export function answerSource(bubble) {
+  return sources.get(bubble) ?? "";
 }
 
 /** Mark a finished assistant bubble: empty answers say so, unusual endings are noted. */
 export function finishBubble(bubble, finishReason) {
   bubble.classList.remove("streaming");
   bubble.removeAttribute("aria-busy");
+  bubble.querySelector(".finish")?.remove();
   const text = bubble.querySelector(".text");
-  if (!text.textContent) text.append(el("em", { className: "empty", text: "(no answer)" }));
+  if (!text.textContent) text.replaceChildren(el("em", { className: "empty", text: "(no answer)" }));
   if (finishReason && finishReason !== "stop") {
     const label = FINISH_LABELS[finishReason] ?? finishReason;
     bubble.append(el("span", { className: `finish finish-${finishReason}`, text: label }));
+  }
+  if (answerSource(bubble) && !bubble.querySelector(".copy-answer")) {
+    bubble.append(
+      el("div", { className: "msg-actions" }, [
+        el("button", {
+          className: "copy-answer",
+          text: "Copy",
+          attrs: { type: "button", "aria-label": "Copy answer as Markdown" },
+        }),
+      ]),
+    );
   }
 }
 
@@ -90,7 +116,8 @@ export function setToolResult(card, value) {
   card.querySelector(".tool-preview").textContent = `→ ${preview(value, 48)}`;
 }
 
-function findCard(container, callId) {
+/** The tool card of `callId` in `container`, if it is there. */
+export function findCard(container, callId) {
   return [...container.querySelectorAll(".tool-card")].find((c) => c.dataset.callId === callId);
 }
 
@@ -185,9 +212,14 @@ export function sessionItem(session, { current }) {
     ]),
     el("span", {
       className: session.summary ? "summary" : "summary pending",
-      text: session.summary || (session.status === "active" ? "In progress" : "No summary yet"),
+      text: summaryText(session),
     }),
   ]);
   const attrs = { "data-session-id": session.session_id, "data-status": session.status };
   return el("li", { attrs }, [button]);
+}
+
+/** A session's summary, or what to show while it has none. */
+export function summaryText(session) {
+  return session.summary || (session.status === "active" ? "In progress" : "No summary yet");
 }

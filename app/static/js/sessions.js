@@ -1,7 +1,7 @@
 // The sessions panel: the list, a read-only transcript of one session, and "resume".
 
 import { ApiError, KeyRefused, listEvents, listSessions } from "./api.js";
-import { el, formatDuration, formatTime, renderEvents, sessionItem } from "./render.js";
+import { el, formatDuration, formatTime, renderEvents, sessionItem, summaryText } from "./render.js";
 
 // The summary is written in the background after a disconnect; look again a few times.
 const POLL_AFTER_END_MS = [600, 1500, 3000, 5000];
@@ -103,7 +103,7 @@ function metaLines(session) {
     }),
     el("p", {
       className: "summary",
-      text: session.summary || (session.status === "active" ? "In progress." : "No summary yet."),
+      text: summaryText(session),
     }),
   ];
 }

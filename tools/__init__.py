@@ -1,0 +1,1 @@
+"""Developer tools the tests and the benchmarks share; not part of the service."""
