@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 from app.chat.events import AssistantDone
 from app.chat.records import frame_record, last_seq, unanswered
 from app.chat.summarizer import Summarizer
+from app.chat.tail import read_back
 from app.store.base import EventRecord, NewEvent, Store
 
 log = logging.getLogger(__name__)
 
+# Enough of a log's end to find the answers a dead process left cut off.
+_TAIL_TOKENS = 4000
 # A dead process may have given out seqs it never stored (deltas); start well past them.
 SEQ_GAP_AFTER_CRASH = 1_000_000
 
@@ -70,12 +73,21 @@ async def end_orphans(store: Store, summarizer: Summarizer, *, live: Container[s
                 offset += 1
 
 
+def _connected(events: list[EventRecord]) -> bool:
+    return any(e.event_type == "session_start" for e in events)
+
+
+async def _whole(store: Store, session_id: str) -> list[EventRecord]:
+    # Only for a long log whose end shows no connection: was it ever connected?
+    return await store.list_events(session_id, limit=100_000)
+
+
 async def end_orphan(
     store: Store, summarizer: Summarizer, session_id: str, parts: StreamedParts | None = None
 ) -> bool:
     """End one session left active by a process that is gone; False if it was never connected."""
-    events = await store.list_events(session_id, limit=100_000)
-    if not any(e.event_type == "session_start" for e in events):
+    events, complete = await read_back(store, session_id, context_tokens=_TAIL_TOKENS)
+    if not _connected(events) and (complete or not _connected(await _whole(store, session_id))):
         return False  # made over REST and never connected: not ours to end
     await close_cut_off_answers(store, session_id, events, parts)
     await store.add_event(
