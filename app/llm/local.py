@@ -9,7 +9,8 @@ from collections.abc import AsyncGenerator, Callable
 
 from app.config import Settings
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolSpec
-from app.llm.local_rules import compose_answer, plan_tool_calls, split_words
+from app.llm.local_rules import compose_answer, split_words
+from app.llm.local_tools import plan_tool_calls
 from app.llm.tokens import estimate_messages, estimate_text, estimate_tools
 
 # Yield to the event loop this often when there is no delay, so long answers never starve it.
@@ -17,7 +18,7 @@ _YIELD_EVERY = 16
 
 
 class LocalProvider:
-    """Answers by rules without a network; calls the demo tools when a message asks for them."""
+    """Answers by rules without a network; calls an offered tool when a message asks for it."""
 
     name = "local"
     model = "local-rules"
@@ -40,8 +41,7 @@ class LocalProvider:
         """One round: tool calls when the last message asks for a tool, else a streamed answer."""
         # The same estimate the context budget uses: the counts it gets back agree with it.
         prompt_tokens = estimate_messages(messages) + estimate_tools(tools)
-        offered = {spec["function"].get("name") for spec in tools}
-        calls = plan_tool_calls(messages, offered)
+        calls = plan_tool_calls(messages, tools)
         if calls:
             for call in calls:
                 yield call
