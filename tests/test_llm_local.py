@@ -1,14 +1,17 @@
-"""The offline provider: tool calls for time and stock questions, sensible streamed answers."""
+"""The offline provider: tool calls for time and stock questions and for any tool named in the
+message (arguments from its schema), sensible streamed answers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
+from pydantic import Field
 
 from app.chat.demo_tools import default_registry
+from app.chat.tools import ToolRegistry
 from app.llm import build_provider
 from app.llm.base import Finish, Message, StreamItem, TextDelta, ToolCallRequest, ToolSpec
 from app.llm.local import LocalProvider
@@ -259,3 +262,99 @@ def test_the_local_provider_is_built_when_no_key_is_set() -> None:
     provider = build_provider(make_settings(llm_provider=None))
     assert provider.name == "local"
     assert provider.writes_summaries is False
+
+
+def forecast(
+    city: str,
+    days: Annotated[int, Field(ge=1, le=7)],
+    unit: Literal["celsius", "fahrenheit"],
+    hourly: bool = False,
+) -> dict[str, Any]:
+    """Forecast the weather of a city."""
+    return {"city": city, "days": days, "unit": unit, "hourly": hourly}
+
+
+def custom_registry() -> ToolRegistry:
+    """The demo tools plus a tool the local provider has no rule for."""
+    registry = default_registry()
+    registry.register(forecast)
+    return registry
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "call forecast",
+        "Please use the forecast tool.",
+        "run the tool `forecast` now",
+        "invoke FORECAST",
+    ],
+)
+async def test_local_provider_calls_any_offered_tool_named_in_the_message(message: str) -> None:
+    registry = custom_registry()
+    items = await collect([user(message)], tools=registry.specs())
+    [call] = [item for item in items if isinstance(item, ToolCallRequest)]
+    # The required arguments, built from the schema: they pass the tool's own validation.
+    assert (call.name, call.arguments) == (
+        "forecast",
+        {"city": "example", "days": 1, "unit": "celsius"},
+    )
+    assert await registry.run(call.name, call.arguments) == {**call.arguments, "hourly": False}
+    assert items[-1] == Finish("tool_calls", usage=items[-1].usage)  # type: ignore[union-attr]
+
+
+async def test_local_provider_takes_json_arguments_written_after_the_name() -> None:
+    message = 'call forecast with {"city": "Oslo", "hourly": true} please'
+    [call, _] = await collect([user(message)], tools=custom_registry().specs())
+    assert isinstance(call, ToolCallRequest)
+    assert call.arguments == {"city": "Oslo", "days": 1, "unit": "celsius", "hourly": True}
+
+
+async def test_local_provider_calls_every_offered_tool_when_asked_to() -> None:
+    items = await collect([user("Call all tools.")], tools=custom_registry().specs())
+    calls = [item for item in items if isinstance(item, ToolCallRequest)]
+    assert [c.name for c in calls] == ["get_current_time", "check_inventory", "forecast"]
+    assert [c.arguments for c in calls][:2] == [{}, {"item": "example"}]
+
+
+@pytest.mark.parametrize(
+    "message", ["What is the forecast for Oslo?", "call forecasting", "call get_weather"]
+)
+async def test_local_provider_does_not_call_a_tool_the_message_does_not_name(message: str) -> None:
+    items = await collect([user(message)], tools=custom_registry().specs())
+    assert not any(isinstance(item, ToolCallRequest) for item in items)
+
+
+async def test_local_provider_keeps_its_demo_rules_beside_named_tools() -> None:
+    message = "What time is it in Tokyo? Also call forecast."
+    items = await collect([user(message)], tools=custom_registry().specs())
+    calls = [(c.name, c.arguments) for c in items if isinstance(c, ToolCallRequest)]
+    assert calls == [
+        ("get_current_time", {"timezone": "Asia/Tokyo"}),
+        ("forecast", {"city": "example", "days": 1, "unit": "celsius"}),
+    ]
+
+
+async def test_a_demo_rule_fits_its_arguments_to_the_offered_schema() -> None:
+    def get_current_time(zone: str) -> str:
+        """Another clock, with a required argument of another name."""
+        return zone
+
+    registry = ToolRegistry()
+    registry.register(get_current_time)
+    [call, _] = await collect([user("What time is it in Paris?")], tools=registry.specs())
+    assert isinstance(call, ToolCallRequest)
+    assert call.arguments == {"zone": "example"}
+
+
+async def test_local_provider_tells_any_tool_result_and_error() -> None:
+    result = {"city": "Oslo", "temperature": -3}
+    text = text_of(await collect(after_tool("call forecast", "forecast", result)))
+    assert text == 'The forecast tool returned: {"city": "Oslo", "temperature": -3}.'
+    failed = {"error": "invalid arguments for 'forecast': days: too many"}
+    text = text_of(await collect(after_tool("call forecast", "forecast", failed)))
+    assert text == f"The forecast tool failed: {failed['error']}."
+    # A tool that shares a demo tool's name but not its result shape is told the same way.
+    for shape, told in (([1, 2], "[1, 2]"), ({"hour": 3}, '{"hour": 3}')):
+        text = text_of(await collect(after_tool("What time is it?", "get_current_time", shape)))
+        assert text == f"The get_current_time tool returned: {told}."

@@ -140,7 +140,7 @@ def _stock_hints(text: str) -> dict[str, Any] | None:
 
 def _failed(result: Any) -> bool:
     # Another result shape (a tool of the same name that is not the demo one) is told generically.
-    return not isinstance(result, dict) or "error" in result
+    return isinstance(result, dict) and "error" in result
 
 
 def _error_of(result: Any) -> str:
