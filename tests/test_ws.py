@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from app.background import BackgroundServer
 from app.client import ws_url
 from app.config import Settings
+from app.main import create_app
 from app.store.sql import SqlStore
 from tests.wsclient import (
     ask,
@@ -82,6 +83,35 @@ async def test_stock_question_calls_check_inventory(live_server: BackgroundServe
     [result] = of_type(frames, "tool.result")
     assert isinstance(result["result"], dict)
     await ws.close()
+
+
+def shout(text: str, times: int = 1) -> dict[str, str]:
+    """Shout a text back (a tool the local provider has no rule for)."""
+    return {"shouted": " ".join([text.upper()] * times)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_local_provider_calls_a_tool_registered_in_the_apps_registry(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    with BackgroundServer(app) as server:
+        # The registry the sessions use: a tool added to it is offered from the next turn on.
+        app.state.tools.register(shout)
+        ws, _ = await open_session(server.url, "s-custom-tool")
+        frames = await ask(ws, 'Please call the shout tool with {"text": "hi", "times": 2}.')
+        [call] = of_type(frames, "tool.call")
+        [result] = of_type(frames, "tool.result")
+        assert (call["name"], call["arguments"]) == ("shout", {"text": "hi", "times": 2})
+        assert result["result"] == {"shouted": "HI HI"}
+        done = frames[-1]
+        assert done["finish_reason"] == "stop"
+        assert done["content"] == 'The shout tool returned: {"shouted": "HI HI"}.'
+        frames = await ask(ws, "call shout")
+        [call] = of_type(frames, "tool.call")
+        assert call["arguments"] == {"text": "example"}
+        assert of_type(frames, "tool.result")[0]["result"] == {"shouted": "EXAMPLE"}
+        await ws.close()
 
 
 async def test_ping_gets_pong(live_server: BackgroundServer) -> None:
