@@ -106,14 +106,15 @@ def _themes(text: str) -> str:
 
 _GREETING_REPLY = (
     "Hello! I am the local assistant of this demo. I run offline and answer deterministically, "
-    "and I can call two tools: one tells the current time in any timezone, the other checks the "
-    'office inventory. Try asking "What time is it in Tokyo?" or "Do we have any mice in stock?"'
+    "and I can call the tools offered to me: the demo ones tell the current time in any timezone "
+    'and check the office inventory. Try asking "What time is it in Tokyo?" or "Do we have any '
+    'mice in stock?"'
 )
 _HELP_REPLY = (
     "Here is what I can do. I am an offline, deterministic demo model: I answer ordinary messages "
-    "with simple rules, and I call two tools when they help. Ask for the time, optionally in a "
+    "with simple rules, and I call tools when they help. Ask for the time, optionally in a "
     "city such as Paris or New York, or ask whether an item like keyboards, webcams or monitors "
-    "is in stock."
+    'is in stock. To try any other tool offered to me, say "call" and its name.'
 )
 _THANKS_REPLY = (
     "You're welcome, I'm glad that helped! If there is anything else, just ask: I can tell you the "
