@@ -308,6 +308,10 @@ async def test_local_provider_takes_json_arguments_written_after_the_name() -> N
     [call, _] = await collect([user(message)], tools=custom_registry().specs())
     assert isinstance(call, ToolCallRequest)
     assert call.arguments == {"city": "Oslo", "days": 1, "unit": "celsius", "hourly": True}
+    # Deterministic: the same message and tools give the same calls, ids included.
+    assert await collect([user(message)], tools=custom_registry().specs()) == await collect(
+        [user(message)], tools=custom_registry().specs()
+    )
 
 
 async def test_local_provider_calls_every_offered_tool_when_asked_to() -> None:
