@@ -5,8 +5,9 @@ message and an answer (every fifth with a tool call and its result) and, every 4
 `context_summary` covering what came before (as compaction leaves a long session). A client
 then resumes each session R times (connect, `session.started`, K turns, close: each close
 ends and summarises it, each connect reads it back) against a server process with the local
-provider and the default LLM_CONTEXT_TOKENS. Printed per backend: time to `session.started`
-and per turn (user message to `assistant.done`), p50 and p99, and the ratios long / short.
+provider, the default LLM_CONTEXT_TOKENS and WS_DELTA_FLUSH_MS=0. Printed per backend: time
+to `session.started` and per turn (user message to `assistant.done`), p50 and p99, and the
+ratios long / short.
 """
 
 from __future__ import annotations
@@ -122,14 +123,25 @@ async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[s
     sizes = {"short": 10, "long": args.events}
     for label, events in sizes.items():
         await _write_session(url, label, events)
-    env = {"LLM_PROVIDER": "local", "API_KEY": "", "LOG_LEVEL": "warning", "DATABASE_URL": url}
+    # No delta coalescing: its 25 ms window would be most of a turn and hide the history's cost.
+    env = {
+        "LLM_PROVIDER": "local",
+        "API_KEY": "",
+        "LOG_LEVEL": "warning",
+        "DATABASE_URL": url,
+        "WS_DELTA_FLUSH_MS": "0",
+    }
     server = Server(env, ws="websockets-sansio", loop="uvloop")
     measured: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in sizes}
     try:
         await server.wait_ready()
         base = f"ws://127.0.0.1:{server.port}"
-        for _ in range(args.repeat):
-            for label in sizes:  # interleaved, so both see the same machine load
+        for label in sizes:  # unmeasured: the first visits warm the server's caches and pools
+            await _visit(base, label, args.turns)
+        for round_ in range(args.repeat):
+            # Interleaved, so both see the same machine load, in alternating order, so neither
+            # always follows the other's close (which ends and summarises that session).
+            for label in sorted(sizes, reverse=round_ % 2 == 1):
                 opened, times = await _visit(base, label, args.turns)
                 measured[label][0].append(opened)
                 measured[label][1].extend(times)
@@ -163,7 +175,7 @@ async def main() -> None:
     print(
         f"workload: a {args.events}-event and a 10-event session, each resumed {args.repeat} "
         f"times for {args.turns} turns by one client (local provider, LLM_CONTEXT_TOKENS "
-        f"16000); server and client on this machine ({os.cpu_count()} cores)",
+        f"16000, WS_DELTA_FLUSH_MS 0); server and client on this machine ({os.cpu_count()} cores)",
         flush=True,  # shown before the minutes of seeding and measuring, also through a pipe
     )
     rows: list[dict[str, object]] = []
