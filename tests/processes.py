@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -66,5 +67,17 @@ def serving(
         yield process, base
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # Asked to stop first: a server with workers stops them before it exits.
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def served_app(
+    folder: Path, **env: str
+) -> AbstractContextManager[tuple[subprocess.Popen[bytes], str]]:
+    """`python -m app` run in `folder` with these variables: the process and its base URL."""
+    return serving([sys.executable, "-m", "app"], folder, **env)

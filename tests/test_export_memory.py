@@ -16,8 +16,9 @@ import psutil
 import pytest
 from sqlalchemy import create_engine, insert
 
-from app.store.tables import metadata, session_events, sessions
-from tests.served import served_app
+from app.notebook.schema import upgrade_to_head
+from app.store.tables import session_events, sessions
+from tests.processes import served_app
 
 pytestmark = pytest.mark.timeout(300)
 EVENTS = 100_000
@@ -29,8 +30,8 @@ BOUND_BYTES = 48 * 2**20
 
 def _fill(path: Path) -> datetime:
     """SESSIONS sessions with EVENTS events between them, a millisecond apart; the first time."""
+    upgrade_to_head(f"sqlite+aiosqlite:///{path}")  # the schema as the app makes it
     engine = create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
         conn.execute(

@@ -23,6 +23,7 @@ from tests.wsclient import (
     of_type,
     open_session,
     receive,
+    send,
     stored_events,
     wait_for_summary,
 )
@@ -223,3 +224,29 @@ def _whole_history_size(last_body: dict[str, Any], events: list[dict[str, Any]])
     )
     messages = [last_body["messages"][0], *(m for t in turns for m in t.messages)]
     return prompt_tokens({"messages": messages, "tools": last_body.get("tools")})
+
+
+async def test_queued_messages_stay_within_the_budget(
+    settings: Settings, openai_server: OpenAIStandIn, server_factory: ServerFactory
+) -> None:
+    """Questions queued behind an answer are stored on arrival, before the answers they wait
+    for; compaction still keeps every request within the budget."""
+    openai_server.count_prompts()
+    openai_server.write_unstreamed(_summarise)
+    server = server_factory(_openai(settings, openai_server))
+    ws, _ = await open_session(server.url, "long-queued")
+    frames: list[dict[str, Any]] = []
+    for first in range(0, 60, 5):
+        numbers = range(first, first + 5)
+        for number in numbers:
+            _script_turn(openai_server, number, tool=False)
+        for number in numbers:
+            await send(
+                ws, {"type": "user.message", "content": _question(number), "on_busy": "enqueue"}
+            )
+        while sum(f["type"] == "assistant.done" for f in frames) < first + 5:
+            frames.append(await receive(ws))
+    assert {f["finish_reason"] for f in of_type(frames, "assistant.done")} == {"stop"}
+    assert of_type(frames, "context.compacted")
+    sizes = [prompt_tokens(r.body) for r in openai_server.requests]
+    assert max(sizes) <= BUDGET, max(sizes)

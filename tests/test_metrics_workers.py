@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app import metrics
-from tests.served import served_app
+from tests.processes import served_app
 from tests.test_metrics import Samples, parse, value, wait_until
 from tests.wsclient import ask, of_type, open_session
 
@@ -30,11 +30,11 @@ def scrape(base_url: str) -> Samples:
 async def test_every_worker_answers_with_the_sum_of_all(tmp_path: Path) -> None:
     shared = tmp_path / "metrics"
     shared.mkdir()
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-        metrics.MULTIPROCESS_ENV: str(shared),
-    }
-    with served_app(tmp_path, **env) as (_, one), served_app(tmp_path, **env) as (_, two):
+    # Only the metrics folder is shared: a second process may not open the same SQLite file.
+    env = {metrics.MULTIPROCESS_ENV: str(shared)}
+    first = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'one.db'}", **env}
+    second = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'two.db'}", **env}
+    with served_app(tmp_path, **first) as (_, one), served_app(tmp_path, **second) as (_, two):
         writer, _ = await open_session(one, "workers-1")
         observer, _ = await open_session(two, "workers-2")
         other, _ = await open_session(two, "workers-2", mode="observe")

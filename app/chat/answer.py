@@ -100,7 +100,12 @@ class Answer:
         stored_question = self._stored_question
         assert stored_question is not None
         turn = self._turn = ctx.window.begin(self.message_id, self.question.content)
-        stored_question.add_done_callback(_note_first_id(turn))
+        note = _note_first_id(turn)
+        if stored_question.done():
+            # Stored while it waited (queued): a callback would run only after the fold check.
+            note(stored_question)
+        else:
+            stored_question.add_done_callback(note)
         reason = self._cancel_reason
         if reason is None:
             self._model = asyncio.get_running_loop().create_task(self._rounds(stored_question))
