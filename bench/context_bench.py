@@ -5,8 +5,9 @@ message and an answer (every fifth with a tool call and its result) and, every 4
 `context_summary` covering what came before (as compaction leaves a long session). A client
 then resumes each session R times (connect, `session.started`, K turns, close: each close
 ends and summarises it, each connect reads it back) against a server process with the local
-provider and the default LLM_CONTEXT_TOKENS. Printed per backend: time to `session.started`
-and per turn (user message to `assistant.done`), p50 and p99, and the ratios long / short.
+provider, the default LLM_CONTEXT_TOKENS and WS_DELTA_FLUSH_MS=0. Printed per backend: time
+to `session.started` and per turn (user message to `assistant.done`), p50 and p99, and the
+ratios long / short.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _SUMMARY_EVERY = 40
 def _turn_events(session_id: str, turn: int, seq: int) -> list[NewEvent]:
     message_id = f"msg_{turn:06d}"
     base = {"message_id": message_id}
-    events = [
+    events: list[tuple[str, str, dict[str, Any]]] = [
         ("user_message", f"Question {turn}: what about the weather in city {turn}?", {}),
     ]
     if turn % 5 == 0:
@@ -90,65 +91,77 @@ async def _write_session(url: str, session_id: str, events: int) -> int:
 
 
 async def _until_done(ws: ClientConnection) -> None:
-    while orjson.loads(await ws.recv())["type"] != "assistant.done":
-        pass
+    while (frame := orjson.loads(await ws.recv()))["type"] != "assistant.done":
+        if frame["type"] == "error":  # no answer follows an error: waiting on would hang
+            raise RuntimeError(f"the server refused the turn: {frame}")
 
 
 async def _visit(base: str, session_id: str, turns: int) -> tuple[float, list[float]]:
     began = time.perf_counter()
     async with connect(f"{base}/ws/session/{session_id}") as ws:
         started = orjson.loads(await ws.recv())
-        assert started["type"] == "session.started"
+        if started["type"] != "session.started":
+            raise RuntimeError(f"expected session.started, got {started}")
         opened = (time.perf_counter() - began) * 1000
         times = []
         for number in range(turns):
             began = time.perf_counter()
-            await ws.send(orjson.dumps({"type": "user.message", "content": f"And city {number}?"}))
+            # A text frame: the server refuses binary ones (error `invalid_message`).
+            frame = {"type": "user.message", "content": f"And city {number}?"}
+            await ws.send(orjson.dumps(frame).decode())
             await _until_done(ws)
             times.append((time.perf_counter() - began) * 1000)
     return opened, times
 
 
-async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    """The figures to two decimals, for the table."""
+    return {key: round(value, 2) for key, value in figures.items()}
+
+
+async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[str, object]]:
     sizes = {"short": 10, "long": args.events}
     for label, events in sizes.items():
         await _write_session(url, label, events)
-    env = {"LLM_PROVIDER": "local", "API_KEY": "", "LOG_LEVEL": "warning", "DATABASE_URL": url}
+    # No delta coalescing: its 25 ms window would be most of a turn and hide the history's cost.
+    env = {
+        "LLM_PROVIDER": "local",
+        "API_KEY": "",
+        "LOG_LEVEL": "warning",
+        "DATABASE_URL": url,
+        "WS_DELTA_FLUSH_MS": "0",
+    }
     server = Server(env, ws="websockets-sansio", loop="uvloop")
     measured: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in sizes}
     try:
         await server.wait_ready()
         base = f"ws://127.0.0.1:{server.port}"
-        for _ in range(args.repeat):
-            for label in sizes:  # interleaved, so both see the same machine load
+        for label in sizes:  # unmeasured: the first visits warm the server's caches and pools
+            await _visit(base, label, args.turns)
+        for round_ in range(args.repeat):
+            # Interleaved, so both see the same machine load, in alternating order, so neither
+            # always follows the other's close (which ends and summarises that session).
+            for label in sorted(sizes, reverse=round_ % 2 == 1):
                 opened, times = await _visit(base, label, args.turns)
                 measured[label][0].append(opened)
                 measured[label][1].extend(times)
     finally:
         server.stop()
-    rows = []
-    for label, (opens, turns) in measured.items():
-        rows.append(
-            {
-                "backend": name,
-                "session": f"{sizes[label]} events",
-                "open p50 ms": round(percentile(opens, 50), 2),
-                "open p99 ms": round(percentile(opens, 99), 2),
-                "turn p50 ms": round(percentile(turns, 50), 2),
-                "turn p99 ms": round(percentile(turns, 99), 2),
-            }
-        )
-    long, short = rows[1], rows[0]
-    rows.append(
-        {
-            "backend": name,
-            "session": "ratio long/short",
-            "open p50 ms": round(long["open p50 ms"] / short["open p50 ms"], 2),
-            "open p99 ms": round(long["open p99 ms"] / short["open p99 ms"], 2),
-            "turn p50 ms": round(long["turn p50 ms"] / short["turn p50 ms"], 2),
-            "turn p99 ms": round(long["turn p99 ms"] / short["turn p99 ms"], 2),
+    stats = {
+        label: {
+            "open p50 ms": percentile(opens, 50),
+            "open p99 ms": percentile(opens, 99),
+            "turn p50 ms": percentile(turns, 50),
+            "turn p99 ms": percentile(turns, 99),
         }
-    )
+        for label, (opens, turns) in measured.items()
+    }
+    rows: list[dict[str, object]] = [
+        {"backend": name, "session": f"{sizes[label]} events", **_rounded(figures)}
+        for label, figures in stats.items()
+    ]
+    ratios = {key: stats["long"][key] / stats["short"][key] for key in stats["long"]}
+    rows.append({"backend": name, "session": "ratio long/short", **_rounded(ratios)})
     return rows
 
 
@@ -162,9 +175,10 @@ async def main() -> None:
     print(
         f"workload: a {args.events}-event and a 10-event session, each resumed {args.repeat} "
         f"times for {args.turns} turns by one client (local provider, LLM_CONTEXT_TOKENS "
-        f"16000); server and client on this machine ({os.cpu_count()} cores)"
+        f"16000, WS_DELTA_FLUSH_MS 0); server and client on this machine ({os.cpu_count()} cores)",
+        flush=True,  # shown before the minutes of seeding and measuring, also through a pipe
     )
-    rows = []
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         rows += await _backend("sqlite", f"sqlite+aiosqlite:///{tmp}/c.db", args)
     async with throwaway_postgres() as pg:
