@@ -196,7 +196,7 @@ class Answer:
         window = self._ctx.window
         messages = window.messages()
         tokens = window.project(messages, tools_tokens=tools_tokens)
-        if tokens <= window.budget.limit:
+        if tokens <= window.budget.call_limit:
             return messages
         # The fold's range ends before this turn's question, so that must be stored first.
         await asyncio.shield(stored_question)

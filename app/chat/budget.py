@@ -18,6 +18,9 @@ from app.llm.tokens import estimate_messages
 FOLD_TARGET_SHARE = 0.5
 SUMMARY_SHARE = 0.125
 TOOL_RESULT_SHARE = 0.125
+# Kept free below the limit: what was added since the last reported count is only estimated,
+# and a model's tokenizer can count text of another kind (JSON, digits) a little higher.
+HEADROOM_SHARE = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,11 @@ class Budget:
     """LLM_CONTEXT_TOKENS and the shares derived from it."""
 
     limit: int
+
+    @property
+    def call_limit(self) -> int:
+        """The largest projected call sent without folding first (the limit less headroom)."""
+        return self.limit - max(1, math.ceil(self.limit * HEADROOM_SHARE))
 
     @property
     def fold_target(self) -> int:

@@ -86,7 +86,7 @@ class Compactor:
             prompt = fold_prompt(
                 window.summary,
                 turns,
-                max_tokens=int(budget.limit / window.ratio),
+                max_tokens=int(budget.call_limit / window.ratio),
                 summary_tokens=budget.summary_tokens,
             )
             try:
