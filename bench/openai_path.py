@@ -20,7 +20,6 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import orjson
 import uvloop
 from openai import AsyncOpenAI
@@ -41,10 +40,8 @@ def _free_port() -> int:
 
 
 async def _direct(base_url: str, c: int) -> list[float]:
-    limits = httpx.Limits(max_connections=c + 10, max_keepalive_connections=c + 10)
-    client = AsyncOpenAI(
-        base_url=base_url, api_key="bench", http_client=httpx.AsyncClient(limits=limits)
-    )
+    # The SDK's own client allows 1,000 connections, enough for every C measured here.
+    client = AsyncOpenAI(base_url=base_url, api_key="bench")
 
     async def one() -> float:
         began = time.perf_counter()

@@ -143,7 +143,8 @@ async def _describe_sqlite(database_url: str) -> DatabaseReport:
             tables = []
             for row in (o for o in objects if o["type"] == "table"):
                 quoted = '"' + row["name"].replace('"', '""') + '"'
-                count = (await conn.execute(text(f"select count(*) from {quoted}"))).scalar_one()
+                found = await conn.execute(text(f"select count(*) from {quoted}"))
+                count: int = found.scalar_one()
                 tables.append({"table_name": row["name"], "rows": count})
     finally:
         await engine.dispose()
