@@ -77,9 +77,8 @@ def _events_frame(text: str, kind: str) -> pd.DataFrame:
         frame["id"] = frame["id"].astype(int)
         frame["metadata"] = frame["metadata"].map(json.loads)
         return frame
-    return pd.read_json(
-        io.StringIO(text), lines=True, dtype=False, convert_dates=False, precise_float=True
-    )
+    # One JSON object a line, values as written (pandas 3 deprecates read_json's convert_dates).
+    return pd.DataFrame.from_records([json.loads(line) for line in text.splitlines() if line])
 
 
 async def _converse(base: str, session_id: str, *, token: str | None = None) -> None:
