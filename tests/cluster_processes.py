@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from tests.processes import free_port
+from tools.databases import throwaway_database
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).parents[1]
@@ -175,3 +177,18 @@ async def redis_keys(prefix: str) -> AsyncIterator[str]:
             yield key
     finally:
         await client.aclose()
+
+
+@asynccontextmanager
+async def cluster_database(prefix: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own, Redis checked first: either missing fails, never skips."""
+    await require_redis()
+    try:
+        database = throwaway_database(prefix)
+        url = await database.__aenter__()
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL is unreachable ({exc}); these tests need it")
+    try:
+        yield url
+    finally:
+        await database.__aexit__(None, None, None)

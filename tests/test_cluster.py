@@ -21,13 +21,12 @@ from app.client import ws_url
 from tests.cluster_processes import (
     Processes,
     ServerProcess,
+    cluster_database,
     cluster_env,
     drop_prefix,
-    require_redis,
     unique_prefix,
 )
 from tests.wsclient import next_of, of_type, open_session, receive, send, stored_events, until_done
-from tools.databases import throwaway_database
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,14 +36,8 @@ STORY = "Tell me about the sea and the mountains please"
 @pytest.fixture(scope="module")
 async def cluster_db() -> AsyncIterator[str]:
     """A PostgreSQL database of its own for the module (a missing server fails, never skips)."""
-    await require_redis()
-    try:
-        database = throwaway_database("rt_cluster")
-        url = await database.__aenter__()
-    except OSError as exc:
-        pytest.fail(f"PostgreSQL is unreachable ({exc}); these tests need it")
-    yield url
-    await database.__aexit__(None, None, None)
+    async with cluster_database("rt_cluster") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

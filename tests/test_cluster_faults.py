@@ -20,15 +20,14 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.cluster_processes import (
     Processes,
+    cluster_database,
     cluster_env,
     drop_prefix,
     processes,
-    require_redis,
     unique_prefix,
 )
 from tests.processes import free_port
 from tests.wsclient import ask, next_of, of_type, open_session, receive, send, stored_events
-from tools.databases import throwaway_database
 
 pytestmark = pytest.mark.timeout(240)
 __all__ = ["processes"]
@@ -40,14 +39,8 @@ STORY = "Tell me about the sea and the mountains please"
 @pytest.fixture
 async def cluster_db() -> AsyncIterator[str]:
     """A PostgreSQL database of its own (a missing server fails, never skips)."""
-    await require_redis()
-    try:
-        database = throwaway_database("rt_faults")
-        url = await database.__aenter__()
-    except OSError as exc:
-        pytest.fail(f"PostgreSQL is unreachable ({exc}); these tests need it")
-    yield url
-    await database.__aexit__(None, None, None)
+    async with cluster_database("rt_faults") as url:
+        yield url
 
 
 @pytest.fixture

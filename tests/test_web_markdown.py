@@ -143,7 +143,9 @@ async def test_the_answer_renders_progressively_at_most_once_per_frame(
     await expect(answer(page).locator("li")).to_have_count(60)
     renders = int(await answer(page).get_attribute("data-renders") or 0)
     deltas = len(watched.of_type("assistant.delta"))
-    assert 1 < renders <= deltas + 1
+    # Re-rendered as it streamed (more than the final render), never more than once a delta.
+    assert renders > 1, renders
+    assert renders <= deltas + 1, (renders, deltas)
 
 
 async def test_half_written_fences_and_tables_render_sensibly(
