@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# The SQL store's own translation of driver failures into Unavailable.
 from app.store.sql import SqlStore
-from app.store.sql import _translated as translated
+from app.store.sql_errors import translated
 
 _ACQUIRE = text(
     """

@@ -1,18 +1,19 @@
-"""The SQL store: SQLAlchemy 2 async Core on SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+"""The SQL store: SQLAlchemy 2 async Core on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+What differs between the two (engine settings, how an event batch is written) is the
+dialect's, chosen once from the URL (`sql_dialects`); everything here is one path.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import URL, RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store.base import (
     EventRecord,
@@ -24,11 +25,9 @@ from app.store.base import (
 )
 from app.store.batching import GroupCommitter
 from app.store.migrations import upgrade_to_head
-from app.store.sql_errors import DRIVER_ERRORS, describe, translate
-from app.store.sqlite_writer import SqliteEventWriter
+from app.store.sql_dialects import EventWriter, dialect_for
+from app.store.sql_errors import translated
 from app.store.tables import session_events, sessions
-
-log = logging.getLogger(__name__)
 
 _turns = (
     select(func.count())
@@ -38,40 +37,19 @@ _turns = (
     .label("turns")
 )
 _session_columns = (*sessions.c, _turns)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the writer; foreign keys give cascade deletes.
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "foreign_keys=ON",
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "busy_timeout=10000",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+_Part = TypeVar("_Part")
 
 
 def build_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
     """Create the async engine with the settings each database needs."""
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    connect_args: dict[str, Any] = {"timeout": 5, "command_timeout": 30}
-    if "pooler.supabase.com" in (url.host or "") or url.port == 6543:
-        # Transaction-mode poolers cannot keep prepared statements between calls.
-        connect_args["statement_cache_size"] = 0
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_timeout=10,
-        connect_args=connect_args,
-    )
+    return dialect_for(url).build_engine(url, pool_size=pool_size)
+
+
+def _opened(part: _Part | None) -> _Part:
+    """A part `open` makes; Unavailable before then."""
+    if part is None:
+        raise Unavailable("storage is not open")
+    return part
 
 
 def _session(row: RowMapping) -> SessionRecord:
@@ -86,11 +64,12 @@ class SqlStore:
     """The storage interface on one SQLAlchemy async engine."""
 
     def __init__(self, url: URL, *, pool_size: int = 10) -> None:
-        self.name = "postgresql" if url.get_backend_name() == "postgresql" else "sqlite"
+        self._dialect = dialect_for(url)
+        self.name = self._dialect.name
         self._url = url
         self._pool_size = pool_size
         self._engine: AsyncEngine | None = None
-        self._sqlite_events: SqliteEventWriter | None = None
+        self._writer: EventWriter | None = None
         # Only an unavailable database fails a whole batch; a row it refuses fails alone.
         self._events = GroupCommitter(
             self._insert_events, self._insert_event, fails_batch=(Unavailable,)
@@ -99,36 +78,20 @@ class SqlStore:
     @property
     def engine(self) -> AsyncEngine:
         """The engine, once `open` has made it."""
-        if self._engine is None:
-            raise Unavailable("storage is not open")
-        return self._engine
+        return _opened(self._engine)
 
     async def open(self) -> None:
-        """Create the engine and bring the database to the newest schema revision."""
-        self._engine = build_engine(self._url, pool_size=self._pool_size)
+        """Create the engine, bring the database to the newest schema revision, start writing."""
+        self._engine = self._dialect.build_engine(self._url, pool_size=self._pool_size)
         async with self._connect() as conn:
             await conn.run_sync(upgrade_to_head)
-        if self.name == "sqlite":
-            self._sqlite_events = SqliteEventWriter(self._url, on_connect=_sqlite_pragmas)
-        else:
-            await self._fill_pool()
-
-    async def _fill_pool(self) -> None:
-        # A connection opened in the middle of a burst stalled a whole round (90-110 ms).
-        with _translated():
-            async with AsyncExitStack() as held:
-                await asyncio.gather(
-                    *(
-                        held.enter_async_context(self.engine.connect())
-                        for _ in range(self._pool_size)
-                    )
-                )
+        self._writer = await self._dialect.open_writer(self._engine, pool_size=self._pool_size)
 
     async def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Finish the queued event writes and dispose of the connections."""
         await self._events.close()
-        if self._sqlite_events is not None:
-            await asyncio.to_thread(self._sqlite_events.close)
+        if self._writer is not None:
+            await self._writer.close()
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -140,7 +103,7 @@ class SqlStore:
     @asynccontextmanager
     async def _connect(self, session_id: str | None = None) -> AsyncIterator[AsyncConnection]:
         """A transaction whose driver failures become the store's errors."""
-        with _translated(session_id):
+        with translated(session_id):
             async with self.engine.begin() as conn:
                 yield conn
 
@@ -208,15 +171,8 @@ class SqlStore:
     async def _insert_events(self, batch: list[NewEvent]) -> list[EventRecord]:
         """Insert a batch of events in one transaction, ids in input order."""
         rows = [_event_values(event) for event in batch]
-        if self._sqlite_events is not None:
-            with _translated():
-                ids = await self._sqlite_events.insert(rows)
-        else:
-            statement = insert(session_events).returning(
-                session_events.c.id, sort_by_parameter_order=True
-            )
-            async with self._connect() as conn:
-                ids = list((await conn.execute(statement, rows)).scalars())
+        with translated():
+            ids = await _opened(self._writer).insert(rows)
         return [
             EventRecord.model_validate({"id": i, **row}) for i, row in zip(ids, rows, strict=True)
         ]
@@ -320,14 +276,3 @@ def _event_values(event: NewEvent) -> dict[str, Any]:
         "metadata": event.metadata,
         "created_at": datetime.now(UTC),
     }
-
-
-@contextmanager
-def _translated(session_id: str | None = None) -> Iterator[None]:
-    """Driver failures become the store's errors, once, here; the log keeps the driver's text."""
-    try:
-        yield
-    except DRIVER_ERRORS as exc:
-        failure = translate(exc, session_id=session_id)
-        log.warning("storage: %s (%s)", failure, describe(exc))
-        raise failure from exc

@@ -1,6 +1,7 @@
 """What a database failure means for the caller: driver errors sorted into the store's tree.
 
-Pure: it only reads the exception chain. Kinds, by the SQLSTATE PostgreSQL sends, by the
+The sorting is pure: it only reads the exception chain; `translated` applies it around a
+database call and logs the driver's text. Kinds, by the SQLSTATE PostgreSQL sends, by the
 extended result code SQLite gives, or by the Python error a driver raised while binding
 a parameter (a lone surrogate does not encode, an integer does not fit in 64 bits):
 
@@ -13,13 +14,17 @@ a parameter (a lone surrogate does not encode, an integer does not fit in 64 bit
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.store.base import AlreadyExists, InvalidValue, NotFound, StoreError, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 class Failure(Enum):
@@ -105,3 +110,14 @@ def describe(exc: BaseException) -> str:
     """The driver's own account of `exc`, for the log only (never for clients)."""
     inner = getattr(exc, "orig", None) or exc
     return f"{type(inner).__name__}: {str(inner)[:300]}"
+
+
+@contextmanager
+def translated(session_id: str | None = None) -> Iterator[None]:
+    """Driver failures become the store's errors, once, here; the log keeps the driver's text."""
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        failure = translate(exc, session_id=session_id)
+        log.warning("storage: %s (%s)", failure, describe(exc))
+        raise failure from exc

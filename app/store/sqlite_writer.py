@@ -17,12 +17,26 @@ from sqlalchemy.engine import URL
 from app.store.tables import session_events
 
 
+def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Configure a new SQLite connection (a SQLAlchemy `connect` listener)."""
+    # WAL lets readers run beside the writer; foreign keys give cascade deletes.
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=10000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
 class SqliteEventWriter:
     """Inserts event rows in one transaction per batch on a dedicated thread."""
 
-    def __init__(self, url: URL, *, on_connect: Any) -> None:
+    def __init__(self, url: URL) -> None:
         self._engine = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
-        event.listen(self._engine, "connect", on_connect)
+        event.listen(self._engine, "connect", set_pragmas)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-events")
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
@@ -30,8 +44,11 @@ class SqliteEventWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._insert, rows)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Finish queued batches and close the connection."""
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
         self._thread.shutdown(wait=True)
         self._engine.dispose()
 
