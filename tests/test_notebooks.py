@@ -181,7 +181,9 @@ async def test_run_server_notebook_runs_twice_in_one_kernel_and_never_prints_the
     wrong_token = f"os.environ['NGROK_AUTHTOKEN'] = {WRONG_NGROK_TOKEN!r}"
     left = (
         "import threading\n"
-        "print('servers left:', [t.name for t in threading.enumerate() if t.name == 'uvicorn'])"
+        "left = [t.name for t in threading.enumerate() if t.name == 'uvicorn']\n"
+        "print(f'servers left: {left}')\n"
+        "print(f'kernel Python {sys.version_info[:2]}')"
     )
     # The first run stops before its stop cell; the second, with a wrong token, runs it all.
     notebook = read_notebook("02_run_server.ipynb")
@@ -203,6 +205,8 @@ async def test_run_server_notebook_runs_twice_in_one_kernel_and_never_prints_the
     assert printed.count("stopped the sign-in demo server") == 2
     assert printed.count("stopped the server at http://127.0.0.1:") == 2
     assert "servers left: []" in printed
+    # The kernel is this interpreter's (make test-notebooks-py313 tests on Python 3.13).
+    assert f"kernel Python {sys.version_info[:2]}" in printed
     # The wrong token is reported, without repeating it, and the run went on locally.
     assert "ngrok could not open a tunnel (PyngrokNgrokError)" in printed
     assert "authentication failed" in printed and WRONG_NGROK_TOKEN not in printed
