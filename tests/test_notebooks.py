@@ -96,14 +96,18 @@ def code_cell(source: str) -> nbformat.NotebookNode:
     return cell
 
 
+def cell_text(cell: nbformat.NotebookNode) -> str:
+    """What one cell printed or displayed as text."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
 def text_output(notebook: nbformat.NotebookNode) -> str:
     """Everything the cells printed or displayed as text."""
-    parts = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            parts.append(output.get("text", ""))
-            parts.append(output.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
+    return "\n".join(cell_text(cell) for cell in notebook.cells)
 
 
 def images(notebook: nbformat.NotebookNode) -> int:
@@ -201,7 +205,12 @@ async def test_run_server_notebook_runs_twice_in_one_kernel_and_never_prints_the
     assert "NGROK_AUTHTOKEN is not set" in printed
     assert "[tool call] get_current_time" in printed and "[tool call] check_inventory" in printed
     assert "Bob sees: []" in printed and "Bob asks for Ann's session: 404" in printed
-    # The second run stopped what the first left running, then its own at the end.
+    # The second run stopped what the first left running before starting its own, and its own
+    # at the end.
+    (settings_again,) = [cell for cell in second_run if "configured = Settings()" in cell.source]
+    first_stopped = cell_text(settings_again)
+    assert "stopped the sign-in demo server" in first_stopped
+    assert "stopped the server at http://127.0.0.1:" in first_stopped
     assert printed.count("stopped the sign-in demo server") == 2
     assert printed.count("stopped the server at http://127.0.0.1:") == 2
     assert "servers left: []" in printed
