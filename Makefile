@@ -1,14 +1,19 @@
 # make run: set up and serve on the embedded defaults (SQLite + local provider).
 # make test: set up and run the whole test suite (PostgreSQL and Chromium included).
 # make lint: ruff (lint and format) and mypy --strict, as CI runs them.
+# make test-notebooks-py313: the notebooks' tests on Python 3.13 (Colab's), in .venv-py313.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
+# The newest Python the README names (Colab's); pyenv's shim runs it only when the version is named
+# (PYENV_VERSION is ignored where there is no pyenv).
+PYTHON313 ?= python3.13
+VENV313 := .venv-py313
 # ruff reads the notebooks too; mypy checks the Python packages.
 LINT_PATHS := app tests bench tools scripts notebooks
 
-.PHONY: run test lint bench chromium screenshot clean
+.PHONY: run test test-notebooks-py313 lint colab-links bench chromium screenshot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +38,22 @@ chromium:
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
 
+$(VENV313)/.dev-installed: requirements.txt requirements-dev.txt
+	PYENV_VERSION=3.13 $(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+test-notebooks-py313: $(VENV313)/.dev-installed
+	$(VENV313)/bin/python -m pytest tests/test_notebooks.py
+
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy --strict app tests bench tools
+
+# The notebooks' first cell and the README's and docs' Colab badges, from pyproject.toml.
+colab-links: $(VENV)/.dev-installed
+	$(PY) -m tools.colab_links
 
 bench: $(VENV)/.dev-installed
 	$(PY) bench/store_bench.py
@@ -46,4 +63,4 @@ screenshot: $(VENV)/.dev-installed chromium
 	$(PY) scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VENV313) .pytest_cache

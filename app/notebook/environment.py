@@ -22,7 +22,8 @@ CONFIG_NAMES = (
     "NGROK_AUTHTOKEN",
     "BACKEND_URL",
 )
-_COLAB_SECRET_ERRORS = ("SecretNotFoundError", "NotebookAccessError", "TimeoutException")
+# Where a setting came from, when it is a Colab secret this notebook may not read.
+NO_NOTEBOOK_ACCESS = "a Colab secret without Notebook access (switch it on in the key panel)"
 
 
 def in_colab() -> bool:
@@ -31,7 +32,11 @@ def in_colab() -> bool:
 
 
 def load_environment(root: Path, names: tuple[str, ...] = CONFIG_NAMES) -> dict[str, str]:
-    """Fill unset variables from `<root>/.env`, then from Colab's secrets; each set one's source."""
+    """Fill unset variables from `<root>/.env`, then from Colab's secrets; where each came from.
+
+    A Colab secret that exists but that this notebook may not read is named with
+    NO_NOTEBOOK_ACCESS and left unset.
+    """
     sources = {name: "environment" for name in names if os.environ.get(name)}
     env_file = root / ".env"
     if env_file.is_file():
@@ -42,7 +47,13 @@ def load_environment(root: Path, names: tuple[str, ...] = CONFIG_NAMES) -> dict[
                 sources[name] = ".env"
     if in_colab():
         for name in names:
-            value = None if os.environ.get(name) else _colab_secret(name)
+            if os.environ.get(name):
+                continue
+            try:
+                value = _colab_secret(name)
+            except PermissionError:
+                sources[name] = NO_NOTEBOOK_ACCESS
+                continue
             if value:
                 os.environ[name] = value
                 sources[name] = "Colab secrets"
@@ -50,14 +61,17 @@ def load_environment(root: Path, names: tuple[str, ...] = CONFIG_NAMES) -> dict[
 
 
 def _colab_secret(name: str) -> str | None:
+    """The secret's value, None when there is none; PermissionError when it may not be read."""
     from google.colab import userdata  # type: ignore[import-not-found]
 
-    # Which of these exist depends on the Colab release.
-    errors = tuple(getattr(userdata, e) for e in _COLAB_SECRET_ERRORS if hasattr(userdata, e))
     try:
         value: str | None = userdata.get(name)
-    except errors:
-        return None
+    except Exception as exc:  # Colab's secret errors differ between its releases
+        if type(exc).__name__ == "NotebookAccessError":
+            raise PermissionError(str(exc)) from exc
+        if type(exc).__name__ in ("SecretNotFoundError", "TimeoutException"):
+            return None
+        raise
     return value
 
 
