@@ -6,7 +6,8 @@ local provider at full speed on SQLite and on PostgreSQL; `--runs` repeats the t
 interleaved (bare, SQLite, PostgreSQL, bare, ...), each compared with the bare route of
 its own round. The client runs in this process. Prints answers/s, delta frames per
 answer, time to first delta p50/p95/p99, whole answer p50/p95, the server's peak memory,
-and the ratios to the bare route. Then holds I idle sessions connected and reports the
+the load client's own CPU per answer (its thread's CPU time over the messages), and the
+ratios to the bare route. Then holds I idle sessions connected and reports the
 server's memory per session.
 """
 
@@ -46,6 +47,7 @@ class Load:
     answers: int = 0
     delta_frames: int = 0
     seconds: float = 0.0
+    client_cpu: float = 0.0
 
 
 class Server:
@@ -139,10 +141,12 @@ async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
         await asyncio.sleep(0.01)
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.thread_time()
     go.set()
     await asyncio.gather(*tasks)
     load.seconds = time.perf_counter() - began
+    # The client's own thread only: the memory sampler runs in another.
+    load.client_cpu = time.thread_time() - cpu
     return load
 
 
@@ -173,6 +177,7 @@ def row(name: str, load: Load, server: Server, bare: dict[str, float] | None) ->
         "answer p50 ms": round(percentile(load.answer_ms, 50), 1),
         "answer p95 ms": round(percentile(load.answer_ms, 95), 1),
         "peak MiB": round(server.peak_rss / 2**20, 1),
+        "client CPU us/answer": round(load.client_cpu / max(load.answers, 1) * 1e6),
         "answers/s vs bare": round(answers_s / bare["answers_s"], 2) if bare else 1.0,
         "ttfd p99 vs bare": round(p99 / bare["p99"], 2) if bare else 1.0,
     }
