@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import orjson
 import psutil
 import uvloop
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session  # noqa: E402
 from bench.common import percentile, print_table, throwaway_postgres  # noqa: E402
 
 
@@ -103,30 +103,18 @@ async def one_session(
     url: str, messages: int, load: Load, go: asyncio.Event, ready: list[int]
 ) -> None:
     """Connect, wait for the start signal, then send M messages one answer at a time."""
-    async with connect(url, max_size=None, ping_interval=None, open_timeout=60) as ws:
-        await ws.recv()
+    ws, _ = await open_load_session(url)
+    async with ws:
         ready.append(1)
         await go.wait()
         for m in range(messages):
-            await ask(ws, f"Tell me about message {m} of this benchmark, please.", load)
-
-
-async def ask(ws: ClientConnection, text: str, load: Load) -> None:
-    """One user message; records time to first delta and counts frames."""
-    began = time.perf_counter()
-    await ws.send(orjson.dumps({"type": "user.message", "content": text}).decode())
-    first = True
-    while True:
-        frame = orjson.loads(await ws.recv())
-        if frame["type"] == "assistant.delta":
-            if first:
-                load.ttfd_ms.append((time.perf_counter() - began) * 1000)
-                first = False
-            load.delta_frames += 1
-        elif frame["type"] == "assistant.done":
-            load.answer_ms.append((time.perf_counter() - began) * 1000)
+            turn = await ask_timed(ws, f"Tell me about message {m} of this benchmark, please.")
+            turn.done()  # an answer, not a refusal
+            if turn.deltas:
+                load.ttfd_ms.append((turn.first_delta - turn.began) * 1000)
+            load.answer_ms.append((turn.ended - turn.began) * 1000)
+            load.delta_frames += turn.deltas
             load.answers += 1
-            return
 
 
 async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
@@ -155,11 +143,10 @@ async def hold_idle(base: str, count: int) -> list[ClientConnection]:
     sockets = []
     for start in range(0, count, 100):
         batch = [
-            connect(f"{base}/ws/session/idle-{i}", ping_interval=None, open_timeout=60)
+            open_load_session(f"{base}/ws/session/idle-{i}")
             for i in range(start, min(start + 100, count))
         ]
-        sockets += await asyncio.gather(*batch)
-    await asyncio.gather(*(ws.recv() for ws in sockets))
+        sockets += [ws for ws, _ in await asyncio.gather(*batch)]
     return sockets
 
 
