@@ -1,8 +1,8 @@
 """The load client the benchmarks drive: many sockets, timed turns, little work per frame.
 
 A load client shares the machine with the server it measures, so its receive loop does only what
-the figures need: it decodes each frame from bytes (no text copy), keeps counters and times in one
-slotted object, and arms one timeout per turn rather than one per frame.
+the figures need: it decodes each frame from bytes (no text copy), keeps its counters and times in
+locals until the turn ends, and arms no timer per frame.
 """
 
 from __future__ import annotations
@@ -23,23 +23,24 @@ OPEN_TIMEOUT = 120.0
 DELTA: ServerFrameType = "assistant.delta"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TimedTurn:
     """One turn as the client saw it, times in `time.perf_counter` seconds.
 
-    `first_delta` and `longest_gap` are 0.0 when no delta came; `last` is the frame that ended it.
+    `first_delta` is 0.0 when no delta came, `longest_gap` when gaps were not timed (or fewer
+    than two deltas came); `last` is the frame that ended it.
     """
 
     began: float
-    ended: float = 0.0
-    first_delta: float = 0.0
-    deltas: int = 0
-    longest_gap: float = 0.0
-    last: Frame | None = None
+    ended: float
+    first_delta: float
+    deltas: int
+    longest_gap: float
+    last: Frame
 
     def done(self) -> Frame:
         """The `assistant.done` that ended the turn; RuntimeError if an error refused it."""
-        if self.last is None or self.last["type"] != ANSWER_END:
+        if self.last["type"] != ANSWER_END:
             raise RuntimeError(f"the server refused the turn: {self.last}")
         return self.last
 
@@ -55,27 +56,38 @@ async def open_load_session(url: str) -> tuple[ClientConnection, Frame]:
     return ws, started
 
 
-async def ask_timed(ws: ClientConnection, text: str, *, timeout: float | None = 60.0) -> TimedTurn:
-    """Send one user message with this text and read to the end of its turn, timing it."""
-    clock, recv, loads = time.perf_counter, ws.recv, orjson.loads
-    message = user_message(text)
-    turn = TimedTurn(began=clock())
-    await ws.send(message)
-    last_delta = 0.0
+async def ask_timed(
+    ws: ClientConnection, text: str, *, gaps: bool = False, timeout: float | None = None
+) -> TimedTurn:
+    """Send one user message with this text and read to the end of its turn, timing it.
+
+    `gaps` times every delta (for `longest_gap`), not just the first. No timeout unless one is
+    given: entering `asyncio.timeout` costs about as much as reading ten frames.
+    """
+    if timeout is None:
+        return await _timed_turn(ws, user_message(text), gaps)
     async with asyncio.timeout(timeout):
-        while True:
-            frame = loads(await recv(False))
-            now = clock()
-            if frame["type"] == DELTA:
-                if turn.deltas:
-                    turn.longest_gap = max(turn.longest_gap, now - last_delta)
-                else:
-                    turn.first_delta = now
-                turn.deltas += 1
-                last_delta = now
-            elif ends_turn(frame):
-                turn.ended, turn.last = now, frame
-                return turn
+        return await _timed_turn(ws, user_message(text), gaps)
+
+
+async def _timed_turn(ws: ClientConnection, message: str, gaps: bool) -> TimedTurn:
+    clock, recv, loads = time.perf_counter, ws.recv, orjson.loads
+    # Locals, not the result's fields, while frames come: the loop runs once per frame.
+    deltas, first, previous, longest = 0, 0.0, 0.0, 0.0
+    began = clock()
+    await ws.send(message)
+    while True:
+        frame = loads(await recv(False))
+        if frame["type"] == DELTA:
+            deltas += 1
+            if deltas == 1:
+                first = previous = clock()
+            elif gaps:
+                now = clock()
+                longest = max(longest, now - previous)
+                previous = now
+        elif ends_turn(frame):
+            return TimedTurn(began, clock(), first, deltas, longest, frame)
 
 
 async def read_until(
