@@ -1,15 +1,22 @@
-"""The client's one end-of-turn rule (app/client), and the frame vocabulary it reads."""
+"""app/client: the one end-of-turn rule, the frame vocabulary it reads, the load client."""
 
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.background import BackgroundServer
 from app.chat.events import ServerFrame
-from app.client import Frame, ends_turn, refuses
+from app.client import Frame, ask_timed, ends_turn, open_load_session, read_until, refuses, ws_url
+from app.config import Settings
 from app.vocabulary import SERVER_FRAME_TYPES
+from tests.conftest import make_settings
+
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 ENDS: list[Frame] = [
     {"type": "assistant.done", "message_id": "m", "content": "", "finish_reason": "stop"},
@@ -62,3 +69,36 @@ def _wire_type(frame_class: Any) -> str:
 def test_the_vocabulary_names_every_server_frame_and_nothing_else() -> None:
     sent = {_wire_type(kind) for kind in typing.get_args(ServerFrame)}
     assert sent == set(SERVER_FRAME_TYPES)
+
+
+async def test_a_timed_turn_counts_and_times_the_deltas_up_to_the_answers_end(
+    server_factory: Callable[[Settings], BackgroundServer], tmp_path: Path
+) -> None:
+    # Paced past the delta flush window, so each word leaves as a frame of its own.
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'timed.db'}"
+    server = server_factory(make_settings(database_url=database_url, local_llm_delay_ms=40))
+    ws, started = await open_load_session(ws_url(server.url, "load-timed"))
+    async with ws:
+        assert started["type"] == "session.started"
+        turn = await ask_timed(ws, "Tell me about the sea", gaps=True)
+        done = turn.done()
+        assert done["type"] == "assistant.done" and done["finish_reason"] == "stop"
+        assert turn.deltas > 1
+        assert turn.began < turn.first_delta < turn.ended
+        assert 0 < turn.longest_gap < turn.ended - turn.began
+        plain = await ask_timed(ws, "And the moon?")
+        assert plain.deltas > 1 and plain.longest_gap == 0.0
+
+
+@sqlite_only
+async def test_a_refused_message_ends_the_timed_turn_and_done_says_so(
+    live_server: BackgroundServer,
+) -> None:
+    ws, _ = await open_load_session(ws_url(live_server.url, "load-refused"))
+    async with ws:
+        turn = await ask_timed(ws, "   ")
+        assert turn.last["code"] == "invalid_message" and turn.deltas == 0
+        with pytest.raises(RuntimeError, match="refused"):
+            turn.done()
+        await ws.send('{"type": "ping"}')
+        assert (await read_until(ws, lambda frame: frame["type"] == "pong"))["type"] == "pong"
