@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import metrics
-from app.api import auth, events, exports, health, sessions, ws
+from app.api import auth, events, exports, health, sessions, vocabulary, ws
 from app.api import metrics as metrics_route
 from app.api.errors import SafeJSONResponse, install_error_handlers
 from app.api.limits import BodyLimit
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (health, auth, sessions, events, exports, metrics_route, ws):
+    for module in (health, auth, sessions, events, exports, metrics_route, vocabulary, ws):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

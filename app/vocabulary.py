@@ -7,7 +7,7 @@ with `typing.get_args` so the two cannot drift apart.
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 # Why an answer ended, as `assistant.done.finish_reason` and stored `metadata.finish_reason` say.
 FinishReason = Literal["stop", "cancelled", "error", "length", "interrupted"]
@@ -16,6 +16,27 @@ FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
 # How a model round ended, as a provider reports it: like an answer, or asking for tools first.
 ModelFinishReason = Literal["stop", "tool_calls", "length", "cancelled", "error"]
 MODEL_FINISH_REASONS: tuple[ModelFinishReason, ...] = get_args(ModelFinishReason)
+
+# What a server frame is, in its `type`.
+ServerFrameType = Literal[
+    "session.started",
+    "user.message",
+    "assistant.delta",
+    "tool.call",
+    "tool.result",
+    "assistant.done",
+    "context.compacted",
+    "error",
+    "pong",
+]
+SERVER_FRAME_TYPES: tuple[ServerFrameType, ...] = get_args(ServerFrameType)
+
+# The end of a turn, for a client that sends a message and reads until it is answered: the
+# answer's last frame, or an `error` without a `message_id` (it refuses the frame just sent). An
+# error with a `message_id` is about an answer, whose `assistant.done` follows; these codes refuse
+# a message while another answer runs, and that answer goes on to its `assistant.done`.
+ANSWER_END: Final = "assistant.done"
+REFUSED_WHILE_ANSWERING: tuple[str, ...] = ("busy",)
 
 # What a stored event records, in `session_events.event_type`.
 EventType = Literal[

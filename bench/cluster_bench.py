@@ -28,14 +28,14 @@ import uuid
 from pathlib import Path
 
 import httpx
-import orjson
 import psutil
 import redis.asyncio as redis
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session, read_until, user_message  # noqa: E402
 from bench.common import percentile, print_table, throwaway_postgres  # noqa: E402
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -86,19 +86,14 @@ class Process:
         self.proc.wait(60)
 
 
-async def _ask(ws: ClientConnection, text: str) -> None:
-    await ws.send(orjson.dumps({"type": "user.message", "content": text}).decode())
-    while orjson.loads(await ws.recv())["type"] != "assistant.done":
-        pass
-
-
 async def _session(url: str, messages: int, go: asyncio.Event, ready: list[int]) -> None:
-    async with connect(url, max_size=None, ping_interval=None, open_timeout=60) as ws:
-        await ws.recv()
+    ws, _ = await open_load_session(url)
+    async with ws:
         ready.append(1)
         await go.wait()
         for m in range(messages):
-            await _ask(ws, f"Tell me about message {m} of this benchmark, please.")
+            turn = await ask_timed(ws, f"Tell me about message {m} of this benchmark, please.")
+            turn.done()  # an answer, not a refusal
 
 
 def _url(processes: list[Process], index: int) -> str:
@@ -157,11 +152,8 @@ async def replay(env: dict[str, str], tries: int, cwd: str) -> list[dict[str, ob
             url = f"/ws/session/{session}"
             async with connect(a.ws + url + "?on_disconnect=continue") as writer:
                 await writer.recv()
-                await writer.send(
-                    orjson.dumps({"type": "user.message", "content": "hello"}).decode()
-                )
-                while orjson.loads(await writer.recv())["type"] != "assistant.delta":
-                    pass
+                await writer.send(user_message("hello"))
+                await read_until(writer, lambda frame: frame["type"] == "assistant.delta")
                 for label, base in (("other process (relayed)", b), ("same process", a)):
                     began = time.perf_counter()
                     async with connect(f"{base.ws}{url}?mode=observe&after_seq=0") as watcher:

@@ -22,13 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import uvloop
-from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session  # noqa: E402
 from app.config import to_async_url  # noqa: E402
 from app.store.base import NewEvent  # noqa: E402
 from app.store.sql import SqlStore  # noqa: E402
@@ -90,27 +89,18 @@ async def _write_session(url: str, session_id: str, events: int) -> int:
     return seq - 1
 
 
-async def _until_done(ws: ClientConnection) -> None:
-    while (frame := orjson.loads(await ws.recv()))["type"] != "assistant.done":
-        if frame["type"] == "error":  # no answer follows an error: waiting on would hang
-            raise RuntimeError(f"the server refused the turn: {frame}")
-
-
 async def _visit(base: str, session_id: str, turns: int) -> tuple[float, list[float]]:
     began = time.perf_counter()
-    async with connect(f"{base}/ws/session/{session_id}") as ws:
-        started = orjson.loads(await ws.recv())
+    ws, started = await open_load_session(f"{base}/ws/session/{session_id}")
+    async with ws:
         if started["type"] != "session.started":
             raise RuntimeError(f"expected session.started, got {started}")
         opened = (time.perf_counter() - began) * 1000
         times = []
         for number in range(turns):
-            began = time.perf_counter()
-            # A text frame: the server refuses binary ones (error `invalid_message`).
-            frame = {"type": "user.message", "content": f"And city {number}?"}
-            await ws.send(orjson.dumps(frame).decode())
-            await _until_done(ws)
-            times.append((time.perf_counter() - began) * 1000)
+            turn = await ask_timed(ws, f"And city {number}?")
+            turn.done()  # an answer, not a refusal
+            times.append((turn.ended - turn.began) * 1000)
     return opened, times
 
 

@@ -22,13 +22,12 @@ import time
 import uuid
 from pathlib import Path
 
-import orjson
 import uvloop
-from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session  # noqa: E402
 from bench.common import percentile, print_table  # noqa: E402
 from bench.ws_load import Server  # noqa: E402
 
@@ -38,36 +37,20 @@ _PIECE = re.compile(r"\s*\S+")
 async def _session(
     url: str, messages: int, delay: float, go: float, out: list[dict[str, float]]
 ) -> None:
-    async with connect(url, max_size=None, ping_interval=None, open_timeout=120) as ws:
-        await ws.recv()
+    ws, _ = await open_load_session(url)
+    async with ws:
         await asyncio.sleep(max(0.0, go - time.time()))
         for m in range(messages):
-            began = time.perf_counter()
-            await ws.send(
-                orjson.dumps({"type": "user.message", "content": f"Tell me about {m}."}).decode()
+            turn = await ask_timed(ws, f"Tell me about {m}.", gaps=True)
+            pace = (len(_PIECE.findall(turn.done()["content"])) - 1) * delay * 1000
+            out.append(
+                {
+                    "answer_ms": (turn.ended - turn.began) * 1000,
+                    "pace_ms": pace,
+                    "frames": turn.deltas,
+                    "max_gap_ms": turn.longest_gap * 1000,
+                }
             )
-            last = None
-            gaps: list[float] = []
-            frames = 0
-            while True:
-                frame = orjson.loads(await ws.recv())
-                now = time.perf_counter()
-                if frame["type"] == "assistant.delta":
-                    if last is not None:
-                        gaps.append((now - last) * 1000)
-                    last = now
-                    frames += 1
-                elif frame["type"] == "assistant.done":
-                    pace = (len(_PIECE.findall(frame["content"])) - 1) * delay * 1000
-                    out.append(
-                        {
-                            "answer_ms": (now - began) * 1000,
-                            "pace_ms": pace,
-                            "frames": frames,
-                            "max_gap_ms": max(gaps, default=0.0),
-                        }
-                    )
-                    break
 
 
 async def _worker(base: str, sessions: int, messages: int, delay: float, go: float) -> None:

@@ -20,14 +20,14 @@ import time
 import uuid
 from pathlib import Path
 
-import orjson
 import uvloop
 from openai import AsyncOpenAI
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session  # noqa: E402
 from bench.common import percentile, print_table  # noqa: E402
 from bench.ws_load import Server  # noqa: E402
 
@@ -63,22 +63,16 @@ async def _direct(base_url: str, c: int) -> list[float]:
 
 async def _through_server(ws_base: str, c: int) -> list[float]:
     run = uuid.uuid4().hex[:8]
-    sockets = await asyncio.gather(
-        *(connect(f"{ws_base}/ws/session/o{i}-{run}", open_timeout=60) for i in range(c))
+    opened = await asyncio.gather(
+        *(open_load_session(f"{ws_base}/ws/session/o{i}-{run}") for i in range(c))
     )
-    await asyncio.gather(*(ws.recv() for ws in sockets))
+    sockets = [ws for ws, _ in opened]
 
     async def one(ws: ClientConnection) -> float:
-        began = time.perf_counter()
-        await ws.send(orjson.dumps({"type": "user.message", "content": "Hi"}).decode())
-        first = None
-        while True:
-            frame = orjson.loads(await ws.recv())
-            if frame["type"] == "assistant.delta" and first is None:
-                first = (time.perf_counter() - began) * 1000
-            if frame["type"] == "assistant.done":
-                assert first is not None
-                return first
+        turn = await ask_timed(ws, "Hi")
+        turn.done()  # an answer, not a refusal
+        assert turn.deltas, "the answer came without a delta"
+        return (turn.first_delta - turn.began) * 1000
 
     try:
         return list(await asyncio.gather(*(one(ws) for ws in sockets)))

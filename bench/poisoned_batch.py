@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -32,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import read_turn, receive, user_message, ws_url  # noqa: E402
 from bench.common import print_table, throwaway_postgres  # noqa: E402
 
 BAD_CONTENT = "a\u0000b"
@@ -83,28 +83,22 @@ async def _start_server(app_root: Path, database_url: str) -> tuple[subprocess.P
 
 
 async def _converse(ws: ClientConnection, content: str, tally: Tally) -> None:
-    await ws.send(json.dumps({"type": "user.message", "content": content}))
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        kind = frame["type"]
-        if kind == "error":
+    await ws.send(user_message(content))
+    for frame in await read_turn(ws, timeout=30):
+        if frame["type"] == "error":
             code = frame["code"]
             if code == "storage_unavailable":
                 tally.storage_unavailable += 1
             else:
                 tally.other_errors[code] = tally.other_errors.get(code, 0) + 1
-            if "message_id" not in frame:
-                return  # about the frame itself: no answer follows
-        elif kind == "assistant.done":
+        elif frame["type"] == "assistant.done":
             tally.answers += 1
             tally.acknowledged.add(frame["message_id"])
-            return
 
 
 async def _client(url: str, session_id: str, content: str, until: float, tally: Tally) -> None:
-    ws_url = url.replace("http://", "ws://") + f"/ws/session/{session_id}"
-    async with connect(ws_url) as ws:
-        json.loads(await ws.recv())  # session.started
+    async with connect(ws_url(url, session_id)) as ws:
+        await receive(ws)  # session.started
         n = 0
         while time.monotonic() < until:
             n += 1

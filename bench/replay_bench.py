@@ -19,13 +19,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import uvloop
-from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import open_load_session, read_until  # noqa: E402
 from app.config import to_async_url  # noqa: E402
 from app.store.base import NewEvent  # noqa: E402
 from app.store.sql import SqlStore  # noqa: E402
@@ -56,11 +55,10 @@ async def _write_session(url: str, session_id: str, events: int) -> None:
 
 async def _replay_ms(base: str, session_id: str, after_seq: int, last_seq: int) -> float:
     began = time.perf_counter()
-    async with connect(f"{base}/ws/session/{session_id}?after_seq={after_seq}") as ws:
-        while True:
-            frame = orjson.loads(await ws.recv())
-            if frame.get("seq") == last_seq:
-                return (time.perf_counter() - began) * 1000
+    ws, _ = await open_load_session(f"{base}/ws/session/{session_id}?after_seq={after_seq}")
+    async with ws:
+        await read_until(ws, lambda frame: frame.get("seq") == last_seq)
+        return (time.perf_counter() - began) * 1000
 
 
 async def _backend(

@@ -6,7 +6,8 @@ local provider at full speed on SQLite and on PostgreSQL; `--runs` repeats the t
 interleaved (bare, SQLite, PostgreSQL, bare, ...), each compared with the bare route of
 its own round. The client runs in this process. Prints answers/s, delta frames per
 answer, time to first delta p50/p95/p99, whole answer p50/p95, the server's peak memory,
-and the ratios to the bare route. Then holds I idle sessions connected and reports the
+the load client's own CPU per answer (its thread's CPU time over the messages), and the
+ratios to the bare route. Then holds I idle sessions connected and reports the
 server's memory per session.
 """
 
@@ -26,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import orjson
 import psutil
 import uvloop
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.client import ask_timed, open_load_session  # noqa: E402
 from bench.common import percentile, print_table, throwaway_postgres  # noqa: E402
 
 
@@ -46,6 +47,7 @@ class Load:
     answers: int = 0
     delta_frames: int = 0
     seconds: float = 0.0
+    client_cpu: float = 0.0
 
 
 class Server:
@@ -101,30 +103,18 @@ async def one_session(
     url: str, messages: int, load: Load, go: asyncio.Event, ready: list[int]
 ) -> None:
     """Connect, wait for the start signal, then send M messages one answer at a time."""
-    async with connect(url, max_size=None, ping_interval=None, open_timeout=60) as ws:
-        await ws.recv()
+    ws, _ = await open_load_session(url)
+    async with ws:
         ready.append(1)
         await go.wait()
         for m in range(messages):
-            await ask(ws, f"Tell me about message {m} of this benchmark, please.", load)
-
-
-async def ask(ws: ClientConnection, text: str, load: Load) -> None:
-    """One user message; records time to first delta and counts frames."""
-    began = time.perf_counter()
-    await ws.send(orjson.dumps({"type": "user.message", "content": text}).decode())
-    first = True
-    while True:
-        frame = orjson.loads(await ws.recv())
-        if frame["type"] == "assistant.delta":
-            if first:
-                load.ttfd_ms.append((time.perf_counter() - began) * 1000)
-                first = False
-            load.delta_frames += 1
-        elif frame["type"] == "assistant.done":
-            load.answer_ms.append((time.perf_counter() - began) * 1000)
+            turn = await ask_timed(ws, f"Tell me about message {m} of this benchmark, please.")
+            turn.done()  # an answer, not a refusal
+            if turn.deltas:
+                load.ttfd_ms.append((turn.first_delta - turn.began) * 1000)
+            load.answer_ms.append((turn.ended - turn.began) * 1000)
+            load.delta_frames += turn.deltas
             load.answers += 1
-            return
 
 
 async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
@@ -139,10 +129,12 @@ async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
         await asyncio.sleep(0.01)
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.thread_time()
     go.set()
     await asyncio.gather(*tasks)
     load.seconds = time.perf_counter() - began
+    # The client's own thread only: the memory sampler runs in another.
+    load.client_cpu = time.thread_time() - cpu
     return load
 
 
@@ -151,11 +143,10 @@ async def hold_idle(base: str, count: int) -> list[ClientConnection]:
     sockets = []
     for start in range(0, count, 100):
         batch = [
-            connect(f"{base}/ws/session/idle-{i}", ping_interval=None, open_timeout=60)
+            open_load_session(f"{base}/ws/session/idle-{i}")
             for i in range(start, min(start + 100, count))
         ]
-        sockets += await asyncio.gather(*batch)
-    await asyncio.gather(*(ws.recv() for ws in sockets))
+        sockets += [ws for ws, _ in await asyncio.gather(*batch)]
     return sockets
 
 
@@ -173,6 +164,7 @@ def row(name: str, load: Load, server: Server, bare: dict[str, float] | None) ->
         "answer p50 ms": round(percentile(load.answer_ms, 50), 1),
         "answer p95 ms": round(percentile(load.answer_ms, 95), 1),
         "peak MiB": round(server.peak_rss / 2**20, 1),
+        "client CPU us/answer": round(load.client_cpu / max(load.answers, 1) * 1e6),
         "answers/s vs bare": round(answers_s / bare["answers_s"], 2) if bare else 1.0,
         "ttfd p99 vs bare": round(p99 / bare["p99"], 2) if bare else 1.0,
     }

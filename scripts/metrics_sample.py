@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 
 import httpx
-import orjson
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.client import read_turn, read_until, receive, user_message, ws_url  # noqa: E402
+
 KEY = "metrics-sample-key"
 PRICES = '{"local-rules": {"prompt": 0.15, "completion": 0.60}}'
 QUESTIONS = ("What time is it?", "Do we have any mice in stock?", "Tell me about the sea")
@@ -37,28 +40,20 @@ def _free_port() -> int:
         return port
 
 
-async def _frame(ws: ClientConnection) -> dict[str, object]:
-    frame: dict[str, object] = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
-    return frame
-
-
 async def _until(ws: ClientConnection, kind: str) -> dict[str, object]:
-    while (frame := await _frame(ws))["type"] != kind:
-        pass
-    return frame
+    return await read_until(ws, lambda frame: frame["type"] == kind, timeout=30)
 
 
 async def _session(base: str, index: int, messages: int, counts: dict[str, int]) -> None:
-    url = f"{base.replace('http', 'ws')}/ws/session/load-{index}?token={KEY}&user_id=u{index % 5}"
+    url = ws_url(base, f"load-{index}", api_key=KEY, user_id=f"u{index % 5}")
     async with connect(url) as ws, connect(url + "&mode=observe") as observer:
-        await _frame(ws), await _frame(observer)
+        await receive(ws), await receive(observer)
         for n in range(messages):
-            question = QUESTIONS[(index + n) % len(QUESTIONS)]
-            await ws.send(orjson.dumps({"type": "user.message", "content": question}).decode())
+            await ws.send(user_message(QUESTIONS[(index + n) % len(QUESTIONS)]))
             if n == 0 and index % 4 == 0:
                 await _until(ws, "assistant.delta")
                 await ws.send('{"type": "cancel"}')
-            done = await _until(ws, "assistant.done")
+            done = (await read_turn(ws, 30))[-1]
             counts[str(done["finish_reason"])] = counts.get(str(done["finish_reason"]), 0) + 1
         if index % 3 == 0:
             await ws.send('{"type": "no-such-frame"}')
@@ -69,9 +64,9 @@ async def _session(base: str, index: int, messages: int, counts: dict[str, int])
 async def _run(base: str, sessions: int, messages: int) -> dict[str, int]:
     counts: dict[str, int] = {}
     await asyncio.gather(*(_session(base, i, messages, counts) for i in range(sessions)))
-    url = f"{base.replace('http', 'ws')}/ws/session/load-1?token={KEY}&user_id=u1&after_seq=0"
+    url = ws_url(base, "load-1", api_key=KEY, user_id="u1") + "&after_seq=0"
     async with connect(url) as ws:
-        await _frame(ws)
+        await receive(ws)
         await _until(ws, "assistant.done")
     return counts
 

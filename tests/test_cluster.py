@@ -26,7 +26,7 @@ from tests.cluster_processes import (
     drop_prefix,
     unique_prefix,
 )
-from tests.wsclient import next_of, of_type, open_session, receive, send, stored_events, until_done
+from tests.wsclient import next_of, of_type, open_session, read_turn, receive, send, stored_events
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -127,7 +127,7 @@ async def test_takeover_from_another_process_gets_the_rest_of_the_answer(
         rest, code = await _closed_with(old)
         old_frames += rest
         assert code == 4410
-        new_frames = await until_done(new)
+        new_frames = await read_turn(new)
         done = new_frames[-1]
         assert done["finish_reason"] == "stop"
         # Nothing lost nor repeated at the switch: the old one's deltas, then the new one's.
@@ -156,7 +156,7 @@ async def test_an_observer_on_another_process_sees_every_frame_the_writer_gets(
     assert started["mode"] == "observe"
     for question, tools in (("What time is it?", 1), (STORY, 0)):
         await send(writer, {"type": "user.message", "content": question})
-        mine, theirs = await asyncio.gather(until_done(writer), until_done(observer))
+        mine, theirs = await asyncio.gather(read_turn(writer), read_turn(observer))
         # Deltas may merge differently on each socket; everything else is the same frame.
         assert [f for f in mine if f["type"] != "assistant.delta"] == [
             f for f in theirs if f["type"] != "assistant.delta"
@@ -190,7 +190,7 @@ async def test_an_answer_left_on_one_process_is_replayed_and_finished_on_another
         last = before[-1]["seq"]
         second, started = await open_session(b.url, session_id, after_seq=last)
         assert started["last_seq"] >= last
-        after = await until_done(second)
+        after = await read_turn(second)
         done = after[-1]
         assert done["finish_reason"] == "stop"
         assert _text(before) + _text(after) == done["content"]
@@ -246,7 +246,7 @@ async def test_a_session_its_process_is_letting_go_of_is_taken_by_the_next_conne
         second, started = await open_session(b.url, session_id, after_seq=0)
         assert started["mode"] == "write" and started["resumed"]
         # From A's tail (deltas included) or from storage (deltas left out), as it happens.
-        replayed = await until_done(second)
+        replayed = await read_turn(second)
         assert replayed[0]["type"] == "user.message" and replayed[-1]["content"].startswith("Hello")
         await send(second, {"type": "user.message", "content": "hello"})
         done = await next_of(second, "assistant.done")

@@ -10,7 +10,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +20,15 @@ from app.background import BackgroundServer
 from app.config import Settings
 from tests.servers.jwks import ISSUER, JWT_SECRET, hs256_token
 from tests.servers.openai_sse import USAGE, OpenAIStandIn
-from tests.wsclient import ask, next_of, of_type, open_session, receive, send, stored_events
+from tests.wsclient import (
+    ask,
+    next_of,
+    of_type,
+    open_session,
+    read_turn,
+    send,
+    stored_events,
+)
 
 pytestmark = pytest.mark.timeout(120)
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -156,9 +163,7 @@ async def test_a_replay_request_and_its_frames_are_counted(live_server: Backgrou
     await ws.close()
     before = await scrape(base)
     again, started = await open_session(base, "metrics-replay", after_seq=0)
-    replayed: list[dict[str, Any]] = []
-    while len(replayed) < 1 or replayed[-1]["type"] != "assistant.done":
-        replayed.append(await receive(again))
+    replayed = await read_turn(again)
     await again.close()
     after = await scrape(base)
     assert moved(before, after, "realtime_replay_requests_total") == 1

@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from app.background import BackgroundServer
 from app.client import ws_url
 from app.config import Settings
-from tests.wsclient import ask, next_of, of_type, open_session, receive, send, until_done
+from tests.wsclient import ask, next_of, of_type, open_session, read_turn, receive, send
 
 ServerFactory = Callable[[Settings], BackgroundServer]
 
@@ -39,7 +39,7 @@ async def test_observers_see_everything_live_and_cannot_send(
         assert started["mode"] == "observe" and started["session_id"] == "o-watch"
     sent = await ask(writer, "What time is it?")
     for ws, _ in watchers:
-        seen = await until_done(ws)
+        seen = await read_turn(ws)
         assert [f["seq"] for f in seen] == [f["seq"] for f in sent]
         assert seen[0]["type"] == "user.message" and seen[0]["content"] == "What time is it?"
     observer = watchers[0][0]
@@ -63,7 +63,7 @@ async def test_an_observer_leaving_never_ends_the_session_nor_its_answer(
     await send(writer, {"type": "user.message", "content": "Tell me about tides."})
     await next_of(observer, "assistant.delta")
     observer.transport.abort()
-    frames = await until_done(writer, timeout=30)
+    frames = await read_turn(writer, timeout=30)
     assert frames[-1]["finish_reason"] == "stop"
     await writer.close()
 
@@ -84,7 +84,7 @@ async def test_takeover_closes_the_old_writer_with_4410_and_the_answer_streams_o
     new, started = await open_session(slow.url, "o-take", mode="takeover", after_seq=first["seq"])
     assert started["mode"] == "write"
     assert await _closed_with(old) == 4410
-    rest = await until_done(new, timeout=30)
+    rest = await read_turn(new, timeout=30)
     done = rest[-1]
     assert done["finish_reason"] == "stop"
     streamed = first["delta"] + "".join(d["delta"] for d in of_type(rest, "assistant.delta"))

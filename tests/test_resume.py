@@ -15,6 +15,7 @@ from tests.wsclient import (
     ask,
     next_of,
     open_session,
+    read_turn,
     receive,
     send,
     stored_events,
@@ -54,9 +55,7 @@ async def test_replay_after_a_clean_close_sends_the_stored_turns_in_order(
     cut = first[-1]["seq"]
     again, started = await open_session(live_server.url, "r-close", after_seq=cut)
     assert started["last_seq"] == second[-1]["seq"]
-    replayed: list[dict[str, Any]] = []
-    while not replayed or replayed[-1]["type"] != "assistant.done":
-        replayed.append(await receive(again))
+    replayed = await read_turn(again)
     kinds = [f["type"] for f in replayed]
     assert (
         kinds[0] == "user.message"
@@ -95,10 +94,7 @@ async def _slow(
 
 
 async def _rest_of_answer(ws: ClientConnection) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    while not frames or frames[-1]["type"] != "assistant.done":
-        frames.append(await receive(ws, timeout=30))
-    return frames
+    return await read_turn(ws, timeout=30)
 
 
 @pytest.mark.parametrize("drop", ["close", "abort"])

@@ -16,7 +16,7 @@ from app.client import ws_url
 from app.config import Settings
 from tests.servers.jwks import hs256_token
 from tests.test_users import ALICE, BOB, SERVICE_KEY, ServerFactory, offer, signed_in
-from tests.wsclient import next_of, receive, send, stored_events, until_done, wait_for_summary
+from tests.wsclient import next_of, read_turn, receive, send, stored_events, wait_for_summary
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,9 +72,9 @@ async def test_another_user_gets_4404_for_a_live_session_mid_answer_and_its_writ
     await assert_refused_as_unknown(server.url, session_id, INTRUSIONS[intrusion])
 
     # Alice's answer runs to its end, and she is still the writer (no 4410).
-    assert (await until_done(alice))[-1]["finish_reason"] == "stop"
+    assert (await read_turn(alice))[-1]["finish_reason"] == "stop"
     await send(alice, {"type": "user.message", "content": "again"})
-    assert (await until_done(alice))[-1]["finish_reason"] == "stop"
+    assert (await read_turn(alice))[-1]["finish_reason"] == "stop"
 
     # The same parameters are fine for the session's owner: the refusal was about Bob.
     # (Her replay takes over, as a write would be 4409 while her first connection writes.)
@@ -97,7 +97,7 @@ async def test_another_user_gets_4404_for_an_ended_session_and_nothing_is_stored
     alice = await join(server.url, session_id, hs256_token(ALICE), {})
     assert (await receive(alice))["type"] == "session.started"
     await send(alice, {"type": "user.message", "content": "my secret is 42"})
-    await until_done(alice)
+    await read_turn(alice)
     await alice.close()
     ended = await wait_for_summary(server.url, session_id, key=SERVICE_KEY)
     before = await stored_events(server.url, session_id, key=SERVICE_KEY)

@@ -10,10 +10,13 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from app import vocabulary
 from app.background import BackgroundServer
+from app.client import refuses
 from tests.conftest import make_settings
 from tests.pages import ServerFactory, Watched, open_chat, shot, start_server
 from tests.servers.jwks import ACCOUNTS, ANON_KEY, JWT_SECRET, JwksServer, hs256_token
+from tests.test_client import ENDS, GOES_ON
 from tests.wsclient import stored_events
 
 pytestmark = pytest.mark.browser
@@ -350,3 +353,23 @@ async def test_with_a_supabase_anon_key_the_page_signs_in_with_email_and_passwor
     await expect(page.locator("#user-id")).to_have_value("ann@example.com")
     started = watched.of_type("session.started")[-1]
     assert started["user_id"] == ACCOUNTS["ann@example.com"][1]
+
+
+async def test_the_page_refuses_messages_by_the_rule_and_words_the_service_serves(
+    watched: Watched, server_url: str
+) -> None:
+    page = watched.page
+    await open_chat(page, f"{server_url}/")
+    served = await page.evaluate("import('/vocabulary.js').then((m) => ({...m}))")
+    assert served["ANSWER_END"] == vocabulary.ANSWER_END
+    assert served["REFUSED_WHILE_ANSWERING"] == list(vocabulary.REFUSED_WHILE_ANSWERING)
+    assert served["SESSION_ID_PATTERN"] == vocabulary.SESSION_ID_PATTERN
+    assert served["SERVER_FRAME_TYPES"] == list(vocabulary.SERVER_FRAME_TYPES)
+    frames = ENDS + GOES_ON
+    in_page = await page.evaluate(
+        "(frames) => import('/static/js/turn.js').then((m) => frames.map(m.refuses))", frames
+    )
+    assert in_page == [refuses(frame) for frame in frames]
+    await expect(page.locator("#session-id")).to_have_attribute(
+        "pattern", vocabulary.SESSION_ID_PATTERN
+    )

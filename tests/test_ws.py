@@ -21,10 +21,10 @@ from tests.wsclient import (
     next_of,
     of_type,
     open_session,
+    read_turn,
     receive,
     send,
     stored_events,
-    until_done,
     wait_for_summary,
 )
 
@@ -124,10 +124,10 @@ async def test_ping_gets_pong(live_server: BackgroundServer) -> None:
 async def test_plain_text_frame_is_a_user_message(live_server: BackgroundServer) -> None:
     ws, _ = await open_session(live_server.url, "s-plain")
     await send(ws, "just words, no JSON")
-    frames = await until_done(ws)
+    frames = await read_turn(ws)
     assert frames[-1]["finish_reason"] == "stop"
     await send(ws, '["a JSON list is not a frame"]')
-    assert (await until_done(ws))[-1]["content"]
+    assert (await read_turn(ws))[-1]["content"]
     await ws.close()
     users = [
         e["content"]
@@ -229,7 +229,7 @@ async def test_cancel_stops_the_answer_and_stores_it(
     await send(ws, {"type": "user.message", "content": "Tell me a long story about the sea."})
     first = await next_of(ws, "assistant.delta")
     await send(ws, {"type": "cancel"})
-    frames = [first, *await until_done(ws)]
+    frames = [first, *await read_turn(ws)]
     done = frames[-1]
     assert done["finish_reason"] == "cancelled"
     assert done["content"] == "".join(f["delta"] for f in of_type(frames, "assistant.delta"))
@@ -252,7 +252,7 @@ async def test_message_during_an_answer_gets_busy_and_the_answer_goes_on(
     await send(ws, {"type": "user.message", "content": "Explain how tides work."})
     await next_of(ws, "assistant.delta")
     await send(ws, {"type": "user.message", "content": "And the moon?"})
-    frames = await until_done(ws)
+    frames = await read_turn(ws)
     [busy] = of_type(frames, "error")
     assert busy["code"] == "busy"
     assert frames[-1]["finish_reason"] == "stop"
@@ -300,7 +300,7 @@ async def test_clean_close_ends_the_session_with_a_summary(live_server: Backgrou
 async def test_frames_are_json_objects_with_a_type(live_server: BackgroundServer) -> None:
     ws, _ = await open_session(live_server.url, "s-json")
     await send(ws, {"type": "user.message", "content": "Do we have keyboards in stock?"})
-    for frame in await until_done(ws):
+    for frame in await read_turn(ws):
         assert isinstance(frame, dict) and isinstance(frame["type"], str)
     await ws.close()
 

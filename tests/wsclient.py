@@ -11,8 +11,10 @@ from urllib.parse import urlencode
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from app.client import ends_turn, ws_url
-from app.client import receive as receive  # re-exported: the tests read frames with it
+from app.client import read_turn, receive, user_message, ws_url
+
+# Re-exported: the tests read frames and whole turns with these.
+__all__ = ["read_turn", "receive"]
 
 
 async def open_session(
@@ -46,20 +48,10 @@ async def next_of(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dic
             return frame
 
 
-async def until_done(ws: ClientConnection, timeout: float = 15.0) -> list[dict[str, Any]]:
-    """Frames up to and including the one that ends the turn (`assistant.done`, or a refusal)."""
-    frames = []
-    while True:
-        frame = await receive(ws, timeout)
-        frames.append(frame)
-        if ends_turn(frame):
-            return frames
-
-
 async def ask(ws: ClientConnection, text: str) -> list[dict[str, Any]]:
     """Send one user message and collect its answer's frames."""
-    await send(ws, {"type": "user.message", "content": text})
-    return await until_done(ws)
+    await ws.send(user_message(text))
+    return await read_turn(ws)
 
 
 def of_type(frames: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import orjson
 from websockets.asyncio.client import ClientConnection, connect
+
+from app.vocabulary import ANSWER_END, REFUSED_WHILE_ANSWERING
 
 Frame = dict[str, Any]
 FrameHandler = Callable[[Frame], None]
 
-# Errors after which the answer goes on (its `assistant.done` follows): a model error is part of
-# the answer, and `busy` refuses only the message that came while the answer streams.
-ERRORS_BEFORE_DONE = ("busy", "llm_error")
+
+def refuses(frame: Frame) -> bool:
+    """Whether this frame is an error refusing the frame the client sent (it names no answer)."""
+    return frame["type"] == "error" and "message_id" not in frame
 
 
 def ends_turn(frame: Frame) -> bool:
     """Whether this frame ends a turn: `assistant.done`, or an error that refuses the message."""
-    if frame["type"] == "error":
-        return frame.get("code") not in ERRORS_BEFORE_DONE
-    return bool(frame["type"] == "assistant.done")
+    if frame["type"] == ANSWER_END:
+        return True
+    return refuses(frame) and frame.get("code") not in REFUSED_WHILE_ANSWERING
+
+
+def user_message(content: str, **fields: str) -> str:
+    """The text of a `user.message` frame (`client_message_id`, `on_busy` as `fields`)."""
+    return orjson.dumps({"type": "user.message", "content": content, **fields}).decode()
 
 
 def ws_url(
@@ -40,8 +48,19 @@ def ws_url(
 
 async def receive(ws: ClientConnection, timeout: float = 10.0) -> Frame:
     """The next frame, decoded."""
-    frame: Frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    async with asyncio.timeout(timeout):
+        frame: Frame = orjson.loads(await ws.recv(decode=False))
     return frame
+
+
+async def read_turn(ws: ClientConnection, timeout: float = 15.0) -> list[Frame]:
+    """The frames up to and including the one that ends the turn, each within `timeout`."""
+    frames = []
+    while True:
+        frame = await receive(ws, timeout)
+        frames.append(frame)
+        if ends_turn(frame):
+            return frames
 
 
 @dataclass
@@ -80,7 +99,7 @@ async def converse(
         for text in messages:
             if on_frame is not None:
                 on_frame({"type": "user.message", "content": text})
-            await ws.send(json.dumps({"type": "user.message", "content": text}))
+            await ws.send(user_message(text))
             await _collect(ws, held, on_frame, ends_turn, timeout=timeout)
     return held
 

@@ -5,9 +5,10 @@ import { ChatLog } from "./js/chat.js";
 import { SessionsPanel } from "./js/sessions.js";
 import { loadSignInConfig, queryToken, socketProtocols, tokenUser } from "./js/signin.js";
 import { ChatSocket, sessionUrl } from "./js/socket.js";
+import { ANSWER_END, SESSION_ID_PATTERN } from "/vocabulary.js";
 
 const USER_STORAGE = "realtime.userId";
-const SESSION_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const SESSION_ID = new RegExp(SESSION_ID_PATTERN);
 const CLOSE_ALREADY_CONNECTED = 4409;
 const CLOSE_TAKEN_OVER = 4410;
 const CLOSE_UNKNOWN_SESSION = 4404;
@@ -38,6 +39,8 @@ const ui = {
   observerBar: $("observer-bar"),
   takeOver: $("take-over"),
 };
+// The form checks a typed id by the service's own pattern.
+ui.sessionId.pattern = SESSION_ID_PATTERN;
 
 // False until the session has started on this connection: a message sent before would be lost.
 let ready = false;
@@ -113,7 +116,7 @@ async function onFrame(frame) {
   if (frame.type !== "session.started") {
     chat.handle(frame);
     // Keeps this session's `turns` count in the list current.
-    if (frame.type === "assistant.done") sessions.refresh();
+    if (frame.type === ANSWER_END) sessions.refresh();
     return;
   }
   sessions.refresh();

@@ -1,6 +1,7 @@
 // The conversation log, built from the session's frames (live and replayed): user messages as
 // sent, waiting or refused; streamed answers; tool cards; errors and notices.
 
+import { ANSWER_END } from "/vocabulary.js";
 import { copyTarget, copyText, transcriptMarkdown } from "./copy.js";
 import { el } from "./dom.js";
 import { StreamRenderer } from "./markdown.js";
@@ -16,6 +17,7 @@ import {
   setToolResult,
   toolCard,
 } from "./render.js";
+import { refuses } from "./turn.js";
 
 // Within this many pixels of the bottom counts as "at the bottom" for auto-scroll.
 const STICK_PX = 48;
@@ -142,7 +144,7 @@ export class ChatLog {
         return this.#toolCall(frame);
       case "tool.result":
         return this.#toolResult(frame);
-      case "assistant.done":
+      case ANSWER_END:
         return this.#done(frame);
       case "error":
         return this.#error(frame);
@@ -245,7 +247,7 @@ export class ChatLog {
     this.announce(`Error ${frame.code}: ${frame.message}`);
     // An error about no answer refuses the oldest message not yet acknowledged (frames are
     // answered in order); an answer's own errors are followed by its `assistant.done`.
-    if (frame.message_id) return;
+    if (!refuses(frame)) return;
     const [oldest] = this.#pending.entries();
     if (!oldest) return;
     const [clientId, { bubble }] = oldest;
