@@ -269,7 +269,10 @@ async def main() -> None:
                     rows += [_path_row(label, name, totals[name]) for name in totals]
                     added.append(_added_row(label, totals))
                     await asyncio.gather(*(ws.close() for ws in sockets))
-                    print(f"C = {c} done; load average {_load()}", flush=True)
+                    print(f"\nC = {c}; load average after: {_load()}")
+                    print_table("time to first token (ms) and its parts", rows)
+                    print_table("what the server adds (ms)", added)
+                    rows, added = [], []
             finally:
                 await http.aclose()
                 await client.close()
@@ -277,8 +280,6 @@ async def main() -> None:
     finally:
         model.terminate()
         model.wait(10)
-    print_table("time to first token (ms): direct vs through the server, and its parts", rows)
-    print_table("what the server adds", added)
 
 
 async def _open(ws_base: str, c: int) -> list[ClientConnection]:
