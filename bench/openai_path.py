@@ -28,7 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -145,24 +145,56 @@ def _split(sample: Sample, record: dict[str, float]) -> Split:
     )
 
 
+def _cpu_ms(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """CPU time (user + system) each process has used so far, in ms."""
+    times = {name: p.cpu_times() for name, p in processes.items()}
+    return {name: (t.user + t.system) * 1000 for name, t in times.items()}
+
+
+@dataclass
+class Asked:
+    """One way of asking: its samples and the CPU time each process spent on them."""
+
+    splits: list[Split] = field(default_factory=list)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, other: Asked) -> None:
+        """Fold another round's samples and CPU time in."""
+        self.splits += other.splits
+        for name, ms in other.cpu_ms.items():
+            self.cpu_ms[name] = self.cpu_ms.get(name, 0.0) + ms
+
+
 async def _round(
-    paths: list[tuple[str, list[Ask]]], run: str, records: Callable[[], Awaitable[Records]]
-) -> dict[str, list[Split]]:
+    paths: list[tuple[str, list[Ask]]],
+    run: str,
+    records: Callable[[], Awaitable[Records]],
+    processes: dict[str, psutil.Process],
+) -> dict[str, Asked]:
     """Each path in turn asks one question per slot; then the samples joined to the records."""
     samples: dict[str, list[Sample]] = {}
+    cpu: dict[str, dict[str, float]] = {}
     for name, slots in paths:
+        before = _cpu_ms(processes)
         samples[name] = list(
             await asyncio.gather(*(ask(f"{name}-{run}-{i}") for i, ask in enumerate(slots)))
         )
+        after = _cpu_ms(processes)
+        cpu[name] = {p: after[p] - before[p] for p in processes}
     seen = await records()
-    return {name: [_split(s, seen[s.tag]) for s in got] for name, got in samples.items()}
+    return {
+        name: Asked([_split(s, seen[s.tag]) for s in got], cpu[name])
+        for name, got in samples.items()
+    }
 
 
 def _p(values: list[float], q: float) -> float:
     return round(percentile(values, q), 1)
 
 
-def _path_row(label: dict[str, object], name: str, splits: list[Split]) -> dict[str, object]:
+def _path_row(label: dict[str, object], name: str, path: Asked) -> dict[str, object]:
+    splits = path.splits
+    per_answer = " / ".join(f"{ms / len(splits):.1f}" for ms in path.cpu_ms.values())
     return {
         **label,
         "path": name,
@@ -175,11 +207,12 @@ def _path_row(label: dict[str, object], name: str, splits: list[Split]) -> dict[
         "own p99": _p([s.own for s in splits], 99),
         "stand-in late 1st / any p99": f"{_p([s.late_first for s in splits], 99)} / "
         f"{_p([s.late_max for s in splits], 99)}",
+        "CPU ms/answer client / server / stand-in": per_answer,
     }
 
 
-def _added_row(label: dict[str, object], got: dict[str, list[Split]]) -> dict[str, object]:
-    direct, served = got["direct"], got["server"]
+def _added_row(label: dict[str, object], got: dict[str, Asked]) -> dict[str, object]:
+    direct, served = got["direct"].splits, got["server"].splits
 
     def diff(key: Callable[[Split], float], q: float) -> float:
         return round(
@@ -244,6 +277,11 @@ async def main() -> None:
             http = httpx.AsyncClient()
             try:
                 await server.wait_ready()
+                processes = {
+                    "client": psutil.Process(),
+                    "server": psutil.Process(server.process.pid),
+                    "stand-in": psutil.Process(model.pid),
+                }
 
                 async def records() -> Records:
                     return await _stand_in_records(http, f"http://127.0.0.1:{port}/stats")
@@ -253,14 +291,18 @@ async def main() -> None:
                     direct: list[Ask] = [partial(_direct, client)] * c
                     served: list[Ask] = [partial(_served, ws) for ws in sockets]
                     # A warm-up round: the first connections and the SDK's first request.
-                    await _round([("direct", direct), ("server", served)], f"warm{c}", records)
+                    await _round(
+                        [("direct", direct), ("server", served)], f"warm{c}", records, processes
+                    )
                     rounds = args.samples if c == 1 else args.runs
-                    totals: dict[str, list[Split]] = {"direct": [], "server": []}
+                    totals = {"direct": Asked(), "server": Asked()}
                     for n in range(1, rounds + 1):
                         order = [("direct", direct), ("server", served)]
-                        got = await _round(order if n % 2 else order[::-1], f"{c}-{n}", records)
+                        got = await _round(
+                            order if n % 2 else order[::-1], f"{c}-{n}", records, processes
+                        )
                         for name in totals:
-                            totals[name] += got[name]
+                            totals[name].add(got[name])
                         if c > 1:
                             label = {"round": n, "C": c}
                             rows += [_path_row(label, name, got[name]) for name in totals]
