@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator
-from typing import cast
+from typing import Any, cast
 
 import httpx
 import openai
 from openai import AsyncOpenAI, AsyncStream, Omit, omit
-from openai.types.chat import (
-    ChatCompletionChunk,
-    ChatCompletionMessageParam,
-    ChatCompletionToolParam,
-)
+from openai.types.chat import ChatCompletionMessageParam
 
 from app.config import Settings
 from app.llm.base import (
@@ -41,6 +37,11 @@ _FINISH_REASONS: dict[str, ModelFinishReason] = {
 # The SDK builds chunks without validating them, so a malformed one surfaces as one of these.
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
 _SECRET_LIKE = re.compile(r"\b(?:sk|gsk)-[A-Za-z0-9_*.\-]{6,}")
+# The SDK allows 1,000 connections but keeps only 100 open between requests: past 100
+# answers at once, every answer would first open a connection (and a TLS session).
+_LIMITS = type(openai.DEFAULT_CONNECTION_LIMITS)(
+    max_connections=1000, max_keepalive_connections=1000
+)
 
 
 class OpenAICompatProvider:
@@ -64,7 +65,11 @@ class OpenAICompatProvider:
         self._temperature = temperature
         self._timeout = timeout
         self._client = AsyncOpenAI(
-            api_key=self._api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=self._api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(limits=_LIMITS),
         )
 
     @classmethod
@@ -114,17 +119,28 @@ class OpenAICompatProvider:
         """Close the HTTP client."""
         await self._client.close()
 
-    async def _open(
-        self, messages: list[Message], tools: list[ToolSpec]
-    ) -> AsyncStream[ChatCompletionChunk]:
+    async def _open(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncStream[object]:
+        # The SDK's own `create` builds a typed model of every chunk (most of its cost per
+        # token, about a millisecond here) and walks the request through its type hints;
+        # the same POST with `cast_to=object` keeps its retries, errors and SSE decoding and
+        # hands over each chunk as the parsed JSON, read by `_RoundState`.
+        body: dict[str, object] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            body["tools"] = tools
+        if self._temperature is not None:
+            body["temperature"] = self._temperature
         try:
-            return await self._client.chat.completions.create(
-                model=self.model,
-                messages=_wire(messages),
-                temperature=_given(self._temperature),
-                tools=cast("list[ChatCompletionToolParam]", tools) if tools else omit,
+            return await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=object,
                 stream=True,
-                stream_options={"include_usage": True},
+                stream_cls=AsyncStream[object],
             )
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
@@ -164,22 +180,27 @@ class _RoundState:
         self.finish_reason: str | None = None
         self.usage: dict[str, int] | None = None
 
-    def add(self, chunk: ChatCompletionChunk) -> list[str]:
-        """Fold one chunk in and return its text pieces."""
-        self.usage = _usage(chunk) or self.usage
+    def add(self, chunk: object) -> list[str]:
+        """Fold one chunk (the parsed JSON) in and return its text pieces."""
+        body = cast("dict[str, Any]", chunk)
+        self.usage = _usage(body.get("usage")) or self.usage
         texts = []
-        for choice in chunk.choices:
-            for call in choice.delta.tool_calls or []:
-                function = call.function
+        for choice in body.get("choices") or ():
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function") or {}
                 self.calls.add(
-                    call.index,
-                    call_id=call.id,
-                    name=function.name if function else None,
-                    arguments=function.arguments if function else None,
+                    call["index"],
+                    call_id=call.get("id"),
+                    name=function.get("name"),
+                    arguments=function.get("arguments"),
                 )
-            self.finish_reason = choice.finish_reason or self.finish_reason
-            if choice.delta.content:
-                texts.append(choice.delta.content)
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+            content = delta.get("content")
+            if content:
+                if not isinstance(content, str):
+                    raise TypeError("a chunk's content is not text")
+                texts.append(content)
         return texts
 
     def end(self, model: str) -> list[StreamItem]:
@@ -210,11 +231,11 @@ def _server_message(exc: openai.APIError) -> str:
     return " ".join(text.split())[:300]
 
 
-def _usage(chunk: ChatCompletionChunk) -> dict[str, int] | None:
-    if chunk.usage is None:
+def _usage(usage: dict[str, Any] | None) -> dict[str, int] | None:
+    if usage is None:
         return None
     return {
-        "prompt_tokens": chunk.usage.prompt_tokens,
-        "completion_tokens": chunk.usage.completion_tokens,
-        "total_tokens": chunk.usage.total_tokens,
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
     }
