@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator
@@ -37,10 +38,14 @@ _FINISH_REASONS: dict[str, ModelFinishReason] = {
 # The SDK builds chunks without validating them, so a malformed one surfaces as one of these.
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
 _SECRET_LIKE = re.compile(r"\b(?:sk|gsk)-[A-Za-z0-9_*.\-]{6,}")
-# The SDK allows 1,000 connections but keeps only 100 open between requests: past 100
-# answers at once, every answer would first open a connection (and a TLS session).
+# The HTTP pool scans every one of its connections whenever a request starts or a response
+# ends, so 200 streams in one pool cost it 40,000 checks a round (about 40 % of the
+# provider's CPU at C = 200): the connections are split over a few pools, each stream taken
+# by the pool with the fewest. Each keeps all its connections between requests (the SDK's
+# own keeps 100 of 1,000, so past 100 answers at once each would open one, TLS included).
+_POOLS = 8
 _LIMITS = type(openai.DEFAULT_CONNECTION_LIMITS)(
-    max_connections=1000, max_keepalive_connections=1000
+    max_connections=1000 // _POOLS, max_keepalive_connections=1000 // _POOLS
 )
 
 
@@ -64,13 +69,17 @@ class OpenAICompatProvider:
         self._api_key = api_key or _NO_KEY
         self._temperature = temperature
         self._timeout = timeout
-        self._client = AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=openai.DefaultAsyncHttpxClient(limits=_LIMITS),
-        )
+        self._clients = [
+            AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=max_retries,
+                http_client=openai.DefaultAsyncHttpxClient(limits=_LIMITS),
+            )
+            for _ in range(_POOLS)
+        ]
+        self._streams = [0] * _POOLS  # open streams per pool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAICompatProvider:
@@ -89,23 +98,29 @@ class OpenAICompatProvider:
         self, messages: list[Message], tools: list[ToolSpec]
     ) -> AsyncGenerator[StreamItem, None]:
         """Stream one round; the HTTP stream is closed as soon as the consumer stops."""
-        stream = await self._open(messages, tools)
-        state = _RoundState()
+        pool = self._streams.index(min(self._streams))
+        self._streams[pool] += 1
         try:
-            async for chunk in stream:
-                for text in state.add(chunk):
-                    yield TextDelta(text)
-        except (openai.OpenAIError, httpx.HTTPError, *_MALFORMED) as exc:
-            raise self._error(exc, mid_stream=True) from exc
+            stream = await self._open(self._clients[pool], messages, tools)
+            state = _RoundState()
+            try:
+                async for chunk in stream:
+                    for text in state.add(chunk):
+                        yield TextDelta(text)
+            except (openai.OpenAIError, httpx.HTTPError, *_MALFORMED) as exc:
+                raise self._error(exc, mid_stream=True) from exc
+            finally:
+                await stream.close()
         finally:
-            await stream.close()
+            self._streams[pool] -= 1
         for item in state.end(self.model):
             yield item
 
     async def complete(self, messages: list[Message]) -> str:
         """One whole answer without tools or streaming."""
         try:
-            response = await self._client.chat.completions.create(
+            client = self._clients[self._streams.index(min(self._streams))]
+            response = await client.chat.completions.create(
                 model=self.model, messages=_wire(messages), temperature=_given(self._temperature)
             )
             content = response.choices[0].message.content if response.choices else None
@@ -116,10 +131,12 @@ class OpenAICompatProvider:
         return content
 
     async def close(self) -> None:
-        """Close the HTTP client."""
-        await self._client.close()
+        """Close the HTTP clients."""
+        await asyncio.gather(*(client.close() for client in self._clients))
 
-    async def _open(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncStream[object]:
+    async def _open(
+        self, client: AsyncOpenAI, messages: list[Message], tools: list[ToolSpec]
+    ) -> AsyncStream[object]:
         # The SDK's own `create` builds a typed model of every chunk (most of its cost per
         # token, about a millisecond here) and walks the request through its type hints;
         # the same POST with `cast_to=object` keeps its retries, errors and SSE decoding and
@@ -135,7 +152,7 @@ class OpenAICompatProvider:
         if self._temperature is not None:
             body["temperature"] = self._temperature
         try:
-            return await self._client.post(
+            return await client.post(
                 "/chat/completions",
                 body=body,
                 cast_to=object,
@@ -155,7 +172,7 @@ class OpenAICompatProvider:
         elif broke_off or isinstance(exc, httpx.HTTPError):
             message = f"the model's stream broke off ({type(exc.__cause__ or exc).__name__})"
         elif isinstance(exc, openai.APIConnectionError):
-            message = f"cannot reach the model server at {self._client.base_url}"
+            message = f"cannot reach the model server at {self._clients[0].base_url}"
         elif isinstance(exc, openai.APIStatusError):
             message = f"the model server answered HTTP {exc.status_code}: {_server_message(exc)}"
         elif isinstance(exc, openai.APIError):
