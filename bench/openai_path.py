@@ -1,8 +1,8 @@
 """The realistic path: the `openai` provider against a paced OpenAI-format model.
 
 The model (bench/sse_model.py, its own process) answers after T = 200 ms and then gives a
-token every 20 ms. "direct": this process calls it with the `openai` SDK (one client, as
-the server has), time to the first content chunk. "server": the same question as a
+token every 20 ms. "direct": this process calls it with the `openai` SDK (one client and
+pool, chunks read as JSON), time to the first content chunk. "server": the same question as a
 user message on the server's WebSocket, time to the first `assistant.delta`. The two
 alternate within each round (the order flips every round): at C = 1 one question per
 round and many rounds, at larger C one question on each of C sessions per round.
@@ -14,6 +14,8 @@ written, T plus the stand-in's lateness) and the way back (first token written -
 delta or chunk read). "added" is the server's time to first delta minus the direct one
 (p50 minus p50, p99 minus p99); "own" is a sample's time to first token less the model's
 own time, so the server's own p99 minus direct's is the same difference, per sample.
+Each path's rows also give the CPU time the client, the server and the stand-in spent
+per answer.
 """
 
 from __future__ import annotations
