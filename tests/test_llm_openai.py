@@ -181,6 +181,23 @@ async def test_a_malformed_chunk_becomes_llm_error(
         await collect(provider)
 
 
+async def test_a_chunk_with_other_than_text_as_content_becomes_llm_error(
+    provider: OpenAICompatProvider, openai_server: OpenAIStandIn
+) -> None:
+    openai_server.send_raw(json.dumps(chunk({"content": 42})), json.dumps(chunk({}, "stop")))
+    with pytest.raises(LLMError, match="malformed"):
+        await collect(provider)
+
+
+async def test_a_tool_call_without_its_index_becomes_llm_error(
+    provider: OpenAICompatProvider, openai_server: OpenAIStandIn
+) -> None:
+    call = {"id": "call_1", "function": {"name": "check_inventory", "arguments": "{}"}}
+    openai_server.send_raw(json.dumps(chunk({"tool_calls": [call]}, "tool_calls")))
+    with pytest.raises(LLMError, match="malformed"):
+        await collect(provider, tools=(TOOL,))
+
+
 async def test_an_error_sent_inside_the_stream_becomes_llm_error(
     provider: OpenAICompatProvider, openai_server: OpenAIStandIn
 ) -> None:
