@@ -6,7 +6,8 @@ local provider at full speed on SQLite and on PostgreSQL; `--runs` repeats the t
 interleaved (bare, SQLite, PostgreSQL, bare, ...), each compared with the bare route of
 its own round. The client runs in this process. Prints answers/s, delta frames per
 answer, time to first delta p50/p95/p99, whole answer p50/p95, the server's peak memory,
-and the ratios to the bare route. Then holds I idle sessions connected and reports the
+its CPU time per answer and the client's CPU use (both over the messages only), the load
+average, and the ratios to the bare route. Then holds I idle sessions connected and reports the
 server's memory per session.
 """
 
@@ -22,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,8 @@ class Load:
     answers: int = 0
     delta_frames: int = 0
     seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
 
 class Server:
@@ -72,6 +76,11 @@ class Server:
             except psutil.Error:
                 return
             time.sleep(0.05)
+
+    def cpu(self) -> float:
+        """The server's CPU time so far (user + system), in seconds."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
     def rss(self) -> int:
         """The server's resident memory now, in bytes."""
@@ -127,8 +136,10 @@ async def ask(ws: ClientConnection, text: str, load: Load) -> None:
             return
 
 
-async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
-    """C sessions connect, then all start together; the clock covers the messages only."""
+async def run_load(
+    base: str, path: str, sessions: int, messages: int, server_cpu: Callable[[], float]
+) -> Load:
+    """C sessions connect, then all start together; the clock and CPU cover the messages only."""
     load, go, ready = Load(), asyncio.Event(), list[int]()
     run = uuid.uuid4().hex[:8]  # fresh sessions in every run
     tasks = [
@@ -139,10 +150,12 @@ async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
         await asyncio.sleep(0.01)
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
-    began = time.perf_counter()
+    began, server_began, client_began = time.perf_counter(), server_cpu(), time.process_time()
     go.set()
     await asyncio.gather(*tasks)
     load.seconds = time.perf_counter() - began
+    load.server_cpu = server_cpu() - server_began
+    load.client_cpu = time.process_time() - client_began
     return load
 
 
@@ -173,8 +186,11 @@ def row(name: str, load: Load, server: Server, bare: dict[str, float] | None) ->
         "answer p50 ms": round(percentile(load.answer_ms, 50), 1),
         "answer p95 ms": round(percentile(load.answer_ms, 95), 1),
         "peak MiB": round(server.peak_rss / 2**20, 1),
+        "server CPU ms/answer": round(load.server_cpu * 1000 / max(load.answers, 1), 3),
+        "client CPU %": round(100 * load.client_cpu / load.seconds),
         "answers/s vs bare": round(answers_s / bare["answers_s"], 2) if bare else 1.0,
         "ttfd p99 vs bare": round(p99 / bare["p99"], 2) if bare else 1.0,
+        "load avg 1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -189,7 +205,9 @@ async def measure(
     server = Server(env, ws=args.ws, loop=args.loop)
     try:
         await server.wait_ready()
-        load = await run_load(f"ws://127.0.0.1:{server.port}", path, args.sessions, args.messages)
+        load = await run_load(
+            f"ws://127.0.0.1:{server.port}", path, args.sessions, args.messages, server.cpu
+        )
         return row(name, load, server, bare), load
     finally:
         server.stop()
