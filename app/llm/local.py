@@ -65,9 +65,13 @@ class LocalProvider:
 
     async def _pause(self, index: int, start: float) -> None:
         if self._delay:
-            # Piece i is due at start + i x delay: late wake-ups do not add up over an answer.
-            await asyncio.sleep(max(0.0, start + index * self._delay - self._clock()))
-        else:
+            # Piece i is due at start + i x delay: late wake-ups do not add up over an answer,
+            # and the pieces already due when it wakes go at once (they leave as one frame).
+            wait = start + index * self._delay - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                return
+        if index % _YIELD_EVERY == 0:
             await asyncio.sleep(0)
 
 
