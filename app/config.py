@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     resume_grace_seconds: float = Field(default=0.0, ge=0, le=86_400)
     ws_outbox_frames: int = Field(default=1000, ge=1, le=1_000_000)
     ws_delta_flush_ms: float = Field(default=25.0, ge=0, le=1000)
+    ws_delta_flush_max_ms: float = Field(default=100.0, ge=0, le=5000)
     ws_per_message_deflate: bool = False
     gc_young_threshold: int = Field(default=10_000, ge=0, le=10_000_000)
     shutdown_drain_seconds: float = Field(default=5.0, ge=0, le=600)

@@ -5,7 +5,8 @@ i x LOCAL_LLM_DELAY_MS), so an answer of n pieces should take (n - 1) x delay; w
 it takes beyond is the server's (and the machine's) doing. For each C, C sessions connect,
 then all send M messages, one answer at a time; the client is split over K processes so
 that it is not the bottleneck. Prints, per C: whole-answer p50/p99 as a multiple of the
-model's pace, delta frames per answer, and the p99 gap between delta frames.
+model's pace, delta frames per answer, the p99 gap between delta frames, the server's
+CPU use and the client processes' (their connecting included), and the load average.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def _worker(base: str, sessions: int, messages: int, delay: float, go: flo
             for i in range(sessions)
         )
     )
-    print(json.dumps(out))
+    print(json.dumps({"results": out, "cpu_seconds": time.process_time()}))
 
 
 def _spawn(
@@ -85,8 +86,13 @@ def _spawn(
 
 
 def _row(
-    c: int, results: list[dict[str, float]], seconds: float, delay_ms: float
+    c: int,
+    results: list[dict[str, float]],
+    seconds: float,
+    delay_ms: float,
+    cpu: tuple[float, float],
 ) -> dict[str, object]:
+    server_cpu, client_cpu = cpu
     ratios = [r["answer_ms"] / r["pace_ms"] for r in results if r["pace_ms"] > 0]
     return {
         "C": c,
@@ -97,6 +103,9 @@ def _row(
         "frames/answer": round(sum(r["frames"] for r in results) / len(results), 1),
         "p99 max gap ms": round(percentile([r["max_gap_ms"] for r in results], 99), 1),
         "words/s": round(sum(r["pace_ms"] / delay_ms + 1 for r in results) / seconds),
+        "server CPU %": round(100 * server_cpu / seconds),
+        "clients CPU %": round(100 * client_cpu / seconds),
+        "load avg 1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -133,10 +142,16 @@ async def main() -> None:
                 go = time.time() + 5 + c / 200  # every session connected by then
                 share = [c // args.clients + (i < c % args.clients) for i in range(args.clients)]
                 workers = [_spawn(base, n, args.messages, delay, go) for n in share if n]
+                await asyncio.sleep(max(0.0, go - time.time()))
+                server_began = server.cpu()
                 outputs = await asyncio.gather(*(asyncio.to_thread(w.communicate) for w in workers))
                 seconds = time.time() - go
-                results = [r for out, _ in outputs for r in json.loads(out)]
-                rows.append(_row(c, results, seconds, args.delay_ms))
+                server_cpu = server.cpu() - server_began
+                reports = [json.loads(out) for out, _ in outputs]
+                results = [r for report in reports for r in report["results"]]
+                # The clients' CPU includes connecting (before `go`): an upper bound.
+                client_cpu = sum(report["cpu_seconds"] for report in reports)
+                rows.append(_row(c, results, seconds, args.delay_ms, (server_cpu, client_cpu)))
                 print_table("so far", rows[-1:])
             finally:
                 server.stop()

@@ -6,9 +6,9 @@ local provider at full speed on SQLite and on PostgreSQL; `--runs` repeats the t
 interleaved (bare, SQLite, PostgreSQL, bare, ...), each compared with the bare route of
 its own round. The client runs in this process. Prints answers/s, delta frames per
 answer, time to first delta p50/p95/p99, whole answer p50/p95, the server's peak memory,
-the load client's own CPU per answer (its thread's CPU time over the messages), and the
-ratios to the bare route. Then holds I idle sessions connected and reports the
-server's memory per session.
+its CPU time per answer, the load client's own CPU per answer (its thread's CPU time over the
+messages), the load average, and the ratios to the bare route. Then holds I idle sessions
+connected and reports the server's memory per session.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class Load:
     answers: int = 0
     delta_frames: int = 0
     seconds: float = 0.0
+    server_cpu: float = 0.0
     client_cpu: float = 0.0
 
 
@@ -74,6 +76,11 @@ class Server:
             except psutil.Error:
                 return
             time.sleep(0.05)
+
+    def cpu(self) -> float:
+        """The server's CPU time so far (user + system), in seconds."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
     def rss(self) -> int:
         """The server's resident memory now, in bytes."""
@@ -117,8 +124,10 @@ async def one_session(
             load.answers += 1
 
 
-async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
-    """C sessions connect, then all start together; the clock covers the messages only."""
+async def run_load(
+    base: str, path: str, sessions: int, messages: int, server_cpu: Callable[[], float]
+) -> Load:
+    """C sessions connect, then all start together; the clock and CPU cover the messages only."""
     load, go, ready = Load(), asyncio.Event(), list[int]()
     run = uuid.uuid4().hex[:8]  # fresh sessions in every run
     tasks = [
@@ -129,12 +138,14 @@ async def run_load(base: str, path: str, sessions: int, messages: int) -> Load:
         await asyncio.sleep(0.01)
         if any(t.done() for t in tasks):
             await asyncio.gather(*tasks)
-    began, cpu = time.perf_counter(), time.thread_time()
+    began, server_began = time.perf_counter(), server_cpu()
+    client_began = time.thread_time()
     go.set()
     await asyncio.gather(*tasks)
     load.seconds = time.perf_counter() - began
+    load.server_cpu = server_cpu() - server_began
     # The client's own thread only: the memory sampler runs in another.
-    load.client_cpu = time.thread_time() - cpu
+    load.client_cpu = time.thread_time() - client_began
     return load
 
 
@@ -164,9 +175,11 @@ def row(name: str, load: Load, server: Server, bare: dict[str, float] | None) ->
         "answer p50 ms": round(percentile(load.answer_ms, 50), 1),
         "answer p95 ms": round(percentile(load.answer_ms, 95), 1),
         "peak MiB": round(server.peak_rss / 2**20, 1),
+        "server CPU ms/answer": round(load.server_cpu * 1000 / max(load.answers, 1), 3),
         "client CPU us/answer": round(load.client_cpu / max(load.answers, 1) * 1e6),
         "answers/s vs bare": round(answers_s / bare["answers_s"], 2) if bare else 1.0,
         "ttfd p99 vs bare": round(p99 / bare["p99"], 2) if bare else 1.0,
+        "load avg 1m": round(os.getloadavg()[0], 1),
     }
 
 
@@ -181,7 +194,9 @@ async def measure(
     server = Server(env, ws=args.ws, loop=args.loop)
     try:
         await server.wait_ready()
-        load = await run_load(f"ws://127.0.0.1:{server.port}", path, args.sessions, args.messages)
+        load = await run_load(
+            f"ws://127.0.0.1:{server.port}", path, args.sessions, args.messages, server.cpu
+        )
         return row(name, load, server, bare), load
     finally:
         server.stop()

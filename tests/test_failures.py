@@ -64,6 +64,13 @@ async def test_an_answer_whose_write_fails_is_kept_retried_and_the_client_told(
     ws, _ = await open_session(server.url, "f-down", on_disconnect="continue")
     await send(ws, {"type": "user.message", "content": "Tell me about tides."})
     await next_of(ws, "assistant.delta")
+
+    async def question_stored() -> bool:
+        events = await stored_events(server.url, "f-down")
+        return any(e["event_type"] == "user_message" for e in events)
+
+    # Deltas may stream while the question is written: the cut comes once it is stored.
+    await _poll(question_stored)
     proxy.cut()
     done = await next_of(ws, "assistant.done", timeout=30)
     error = await next_of(ws, "error", timeout=30)

@@ -232,12 +232,36 @@ async def test_local_provider_lets_other_tasks_run_during_a_long_answer() -> Non
             ticks += 1
             await asyncio.sleep(0)
 
+    clock = [0.0]
+
+    def slow_clock() -> float:
+        clock[0] += 0.001  # every look at the clock finds a millisecond gone
+        return clock[0]
+
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
     before = ticks
-    await collect([user("Why is the sky blue?")])
+    await collect([user("Why is the sky blue?")], provider=LocalProvider(clock=slow_clock))
     task.cancel()
     assert ticks > before + 1
+
+
+async def test_at_full_speed_a_short_answer_streams_in_one_loop_turn() -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    items = await collect([user("Why is the sky blue?")], provider=LocalProvider(clock=lambda: 0.0))
+    task.cancel()
+    assert sum(isinstance(item, TextDelta) for item in items) > 16
+    assert ticks == before
 
 
 async def test_local_provider_paces_by_an_absolute_schedule_so_lateness_never_adds_up(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from app.chat.events import AssistantDelta, ErrorFrame, Pong, ServerFrame, encode_frame
-from app.chat.outbox import CLOSE_POLICY, Outbox
+from app.chat.outbox import CLOSE_POLICY, LoopLateness, Outbox
 
 
 class Peer:
@@ -125,6 +127,41 @@ async def test_a_frame_behind_a_held_delta_sends_both_at_once() -> None:
     outbox.put(Pong())
     await outbox.flush()  # well inside the 10 s window: nothing waited for it
     assert peer.sent[1:] == [encode_frame(_delta("b", 2)), encode_frame(Pong())]
+
+
+def _late_loop(seconds: float) -> LoopLateness:
+    lateness = LoopLateness()
+    for _ in range(200):
+        lateness.observe(seconds)
+    return lateness
+
+
+def test_the_lateness_is_a_moving_average_of_the_timers() -> None:
+    lateness = _late_loop(0.2)
+    before = lateness.seconds
+    assert 0.199 < before <= 0.2
+    lateness.observe(-1.0)  # a timer that fired early counts as on time
+    assert lateness.seconds == pytest.approx(before * 19 / 20)
+
+
+async def test_while_the_loop_runs_late_the_window_widens_up_to_the_widest() -> None:
+    peer = Peer()
+    late = _late_loop(1.0)
+    fixed = Outbox(peer.send, peer.close, flush_window=0.001, lateness=late)
+    capped = Outbox(peer.send, peer.close, flush_window=0.001, widest_window=2.0, lateness=late)
+    assert fixed.window == 0.001 and capped.window == 2.0
+    outbox = Outbox(peer.send, peer.close, flush_window=0.001, widest_window=9.0, lateness=late)
+    assert outbox.window == pytest.approx(0.001 + 4 * late.seconds)
+    outbox.put(_delta("a", 1))
+    await asyncio.sleep(0)
+    outbox.put(_delta("b", 2))
+    await asyncio.sleep(0.02)  # twenty times the configured window
+    assert peer.sent == [encode_frame(_delta("a", 1))]
+    outbox.put(_delta("c", 3))
+    await outbox.flush()
+    assert peer.sent[1:] == [encode_frame(_delta("bc", 3))]
+    for idle in (fixed, capped):
+        await idle.flush()
 
 
 async def test_a_long_replay_fed_with_wait_for_room_never_overflows() -> None:

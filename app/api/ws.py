@@ -70,6 +70,7 @@ async def session_socket(
         websocket.close,
         limit=settings.ws_outbox_frames,
         flush_window=settings.ws_delta_flush_ms / 1000,
+        widest_window=settings.ws_delta_flush_max_ms / 1000,
     )
     subscriber = Subscriber(
         outbox,

@@ -109,6 +109,7 @@ class Answer:
         reason = self._cancel_reason
         if reason is None:
             self._model = asyncio.get_running_loop().create_task(self._rounds(stored_question))
+            stored_question.add_done_callback(self._stop_if_lost)
             await asyncio.wait({self._model})
             reason = await self._outcome(self._model)
         try:
@@ -123,6 +124,11 @@ class Answer:
             turn.messages.append({"role": "assistant", "content": done.content})
         asyncio.get_running_loop().create_task(self._store_answer(done))
         return done
+
+    def _stop_if_lost(self, stored_question: asyncio.Future[EventRecord]) -> None:
+        # Deltas stream before the question is stored; once it cannot be, the answer stops.
+        if self._model is not None and (stored_question.cancelled() or stored_question.exception()):
+            self._model.cancel()
 
     async def _outcome(self, model: asyncio.Task[None]) -> FinishReason | None:
         if model.cancelled():
@@ -168,7 +174,6 @@ class Answer:
     async def _rounds(self, stored_question: asyncio.Future[EventRecord]) -> None:
         ctx = self._ctx
         specs = ctx.tools.specs()
-        first = True
         for round_number in range(ctx.options.max_tool_rounds + 1):
             # The last round offers no tools, so the model must answer in words.
             offered = specs if round_number < ctx.options.max_tool_rounds else []
@@ -176,10 +181,6 @@ class Answer:
             messages = await self._fit(stored_question, tools_tokens)
             self._state.start_round()
             async for frame in self._stream(messages, offered):
-                if first:
-                    # The model starts while the question is stored; nothing is sent before.
-                    await asyncio.shield(stored_question)
-                    first = False
                 await self._publish_and_store(frame)
             if self._state.round_prompt_tokens is not None:
                 ctx.window.record(
@@ -231,11 +232,16 @@ class Answer:
             await self._publish_and_store(frame)
 
     async def _publish_and_store(self, frame: ConversationFrame) -> None:
+        # Deltas stream while the question is being written; what is stored waits for it,
+        # so the stored order stays question, then its answer (and a lost question stops
+        # the answer here: the run reports it).
         numbered = await self._ctx.publish(frame)
         if isinstance(numbered, AssistantDelta):
             return  # not stored: the answer's done carries the whole text
         record = frame_record(self._ctx.session_id, numbered)
         if record is not None:
+            assert self._stored_question is not None
+            await asyncio.shield(self._stored_question)
             await self._ctx.writer.write(record)
 
     async def _store_answer(self, done: AssistantDone) -> None:

@@ -82,7 +82,7 @@ class AnswerQueue:
 
     async def _work(self) -> None:
         while (answer := self.current) is not None:
-            if self.last_written is not None:
+            if self.last_written is not None and not self.last_written.done():
                 # Keeps the stored order question, answer, question, answer.
                 await asyncio.wait({self.last_written})
             try:

@@ -16,27 +16,58 @@ Close = Callable[[int, str], Awaitable[None]]
 
 CLOSE_POLICY = 1008
 
+# How much of the loop's lateness the flush window adds to itself under load.
+_WIDENING = 4.0
+
+
+class LoopLateness:
+    """How late the flush timers of this process fire, smoothed: how busy its event loop is."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def observe(self, late: float) -> None:
+        """Take one timer's lateness into the moving average (about the last 20 timers)."""
+        self.seconds += (max(late, 0.0) - self.seconds) / 20
+
+
+# One event loop per process: its outboxes share what they see of it.
+LATENESS = LoopLateness()
+
 
 class Outbox:
     """Queues frames for one peer and sends them in order through `send`.
 
     A delta waits while the previous send is in flight and, with a `flush_window`, until
     that long after the previous delta left (the first of a burst leaves at once); deltas
-    of one answer that wait together leave as one frame, with the last one's seq. More
+    of one answer that wait together leave as one frame, with the last one's seq. When
+    the loop runs late (load), the window widens with its lateness, up to `widest_window`,
+    so that more pieces share a frame when sending costs the most. More
     than `limit` frames waiting means the peer stopped reading: the queue is dropped and
     the peer closed with 1008 (what it missed is stored).
     """
 
     def __init__(
-        self, send: Send, close: Close, *, limit: int = 1000, flush_window: float = 0.0
+        self,
+        send: Send,
+        close: Close,
+        *,
+        limit: int = 1000,
+        flush_window: float = 0.0,
+        widest_window: float = 0.0,
+        lateness: LoopLateness = LATENESS,
     ) -> None:
         self._send = send
         self._close = close
         self._limit = limit
         self._window = flush_window
+        self._widest = widest_window
+        self._lateness = lateness
         self._last_delta = float("-inf")
+        self._due = 0.0
         self._queue: deque[ServerFrame] = deque()
         self._ready = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
         self._room = asyncio.Event()
         self._closing: tuple[int, str] | None = None
         self._stopped = False
@@ -66,7 +97,10 @@ class Outbox:
             return
         else:
             self._queue.append(frame)
-        self._ready.set()
+        # A lone delta inside the flush window waits for its timer: no wake-up of the
+        # sending task per piece, and the pieces that come meanwhile merge into it.
+        if not (isinstance(frame, AssistantDelta) and len(self._queue) == 1 and self._hold()):
+            self._ready.set()
 
     async def wait_for_room(self) -> None:
         """Wait until at most half of `limit` frames are waiting (a replay feeds in chunks)."""
@@ -91,23 +125,46 @@ class Outbox:
         """Stop at once, dropping what is queued (the peer is gone)."""
         self._stopped = True
         self._queue.clear()
+        self._stop_timer()
         self._task.cancel()
 
     async def wait_closed(self) -> None:
         """Wait until the sending task has finished."""
         await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _held_back(self) -> bool:
-        """Wait out the flush window when a lone delta is all there is to send."""
-        if not self._window or len(self._queue) != 1:
+    def _hold(self) -> bool:
+        """True when a lone delta is all there is to send and the flush window is not over;
+        the window's end then wakes the sending task."""
+        if not self._window or self._closing is not None or len(self._queue) != 1:
             return False
         if not isinstance(self._queue[0], AssistantDelta):
             return False
-        wait = self._last_delta + self._window - asyncio.get_running_loop().time()
-        if wait <= 0:
+        if self._timer is not None:
+            return True
+        loop = asyncio.get_running_loop()
+        due = self._last_delta + self.window
+        if due <= loop.time():
             return False
-        await asyncio.sleep(wait)  # pieces that arrive meanwhile merge into this one
+        self._due = due
+        self._timer = loop.call_at(due, self._window_over)
         return True
+
+    @property
+    def window(self) -> float:
+        """The flush window now, in seconds: the configured one, widened under load."""
+        if self._widest <= self._window:
+            return self._window
+        return min(self._widest, self._window + _WIDENING * self._lateness.seconds)
+
+    def _window_over(self) -> None:
+        self._timer = None
+        self._lateness.observe(asyncio.get_running_loop().time() - self._due)
+        self._ready.set()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _overflow(self) -> None:
         # The send in flight may never return (the peer's window is shut): stop it, and
@@ -116,6 +173,7 @@ class Outbox:
         self.overflowed = True
         self._stopped = True
         self._queue.clear()
+        self._stop_timer()
         self._room.set()
         self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(
@@ -134,9 +192,11 @@ class Outbox:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._queue:
-                    if await self._held_back():
-                        continue
+                    if self._hold():
+                        break
                     frame = self._queue.popleft()
+                    if isinstance(frame, AssistantDelta):
+                        self._stop_timer()  # it leaves with a frame behind it
                     await self._send(encode_frame(frame))
                     if len(self._queue) <= self._limit // 2:
                         self._room.set()

@@ -13,8 +13,11 @@ from app.llm.local_rules import compose_answer, split_words
 from app.llm.local_tools import plan_tool_calls
 from app.llm.tokens import estimate_messages, estimate_text, estimate_tools
 
-# Yield to the event loop this often when there is no delay, so long answers never starve it.
+# Pieces that are due go without a loop turn each (at full speed a short answer is one
+# burst, one frame); every this many pieces the provider checks whether it has held the
+# loop for a turn's worth of time, so long answers never starve it.
 _YIELD_EVERY = 16
+_TURN_SECONDS = 0.001
 
 
 class LocalProvider:
@@ -49,10 +52,18 @@ class LocalProvider:
             yield Finish("tool_calls", usage=_usage(prompt_tokens, arguments))
             return
         text = compose_answer(messages)
-        start = self._clock()
+        start = turn = self._clock()
         for index, piece in enumerate(split_words(text)):
-            if index and (self._delay or index % _YIELD_EVERY == 0):
-                await self._pause(index, start)
+            if index and self._delay:
+                # Piece i is due at start + i x delay: late wake-ups do not add up over an
+                # answer, and the pieces already due when it wakes go at once.
+                wait = start + index * self._delay - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    turn = self._clock()
+            if index % _YIELD_EVERY == 0 and index and self._clock() - turn >= _TURN_SECONDS:
+                await asyncio.sleep(0)
+                turn = self._clock()
             yield TextDelta(piece)
         yield Finish("stop", usage=_usage(prompt_tokens, estimate_text(text)))
 
@@ -62,13 +73,6 @@ class LocalProvider:
 
     async def close(self) -> None:
         """Nothing to release."""
-
-    async def _pause(self, index: int, start: float) -> None:
-        if self._delay:
-            # Piece i is due at start + i x delay: late wake-ups do not add up over an answer.
-            await asyncio.sleep(max(0.0, start + index * self._delay - self._clock()))
-        else:
-            await asyncio.sleep(0)
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:

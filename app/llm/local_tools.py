@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from app.llm.base import Message, ToolCallRequest, ToolSpec
@@ -53,17 +54,22 @@ def _named_tools(text: str, names: list[str]) -> list[tuple[str, dict[str, Any]]
     if _ALL_TOOLS.search(text):
         return [(name, {}) for name in names]
     by_lower = {name.lower(): name for name in names}
+    found: list[tuple[str, dict[str, Any]]] = []
+    for match in _naming(tuple(names)).finditer(text):
+        found.append((by_lower[match.group(1).lower()], _json_after(text, match.end())))
+    return found
+
+
+@lru_cache(maxsize=64)
+def _naming(names: tuple[str, ...]) -> re.Pattern[str]:
+    """The pattern of a request to call one of `names` (built once per set of offered tools)."""
     # Longest first, so "search_all" is not read as "search".
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    pattern = re.compile(
+    return re.compile(
         _VERB + rf"(?:(?:tool|function)\s+)?[`'\"]?({alternatives})(?![\w-])[`'\"]?"
         r"(?:\s+(?:tool|function))?",
         re.IGNORECASE,
     )
-    found: list[tuple[str, dict[str, Any]]] = []
-    for match in pattern.finditer(text):
-        found.append((by_lower[match.group(1).lower()], _json_after(text, match.end())))
-    return found
 
 
 def _json_after(text: str, position: int) -> dict[str, Any]:
