@@ -35,7 +35,8 @@ class Outbox:
         self._limit = limit
         self._window = flush_window
         self._last_delta = float("-inf")
-        self._queue: deque[ServerFrame] = deque()
+        # A str is a frame already encoded (a replayed one): sent as it is, never merged.
+        self._queue: deque[ServerFrame | str] = deque()
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._closing: tuple[int, str] | None = None
@@ -66,6 +67,16 @@ class Outbox:
             return
         else:
             self._queue.append(frame)
+        self._ready.set()
+
+    def put_encoded(self, text: str) -> None:
+        """Queue a frame's JSON text as it is (a replay encodes its stored frames once)."""
+        if not self.open:
+            return
+        if len(self._queue) >= self._limit:
+            self._overflow()
+            return
+        self._queue.append(text)
         self._ready.set()
 
     async def wait_for_room(self) -> None:
@@ -137,7 +148,7 @@ class Outbox:
                     if await self._held_back():
                         continue
                     frame = self._queue.popleft()
-                    await self._send(encode_frame(frame))
+                    await self._send(frame if isinstance(frame, str) else encode_frame(frame))
                     if len(self._queue) <= self._limit // 2:
                         self._room.set()
                     if isinstance(frame, AssistantDelta):
