@@ -12,6 +12,7 @@ from app.chat.events import AssistantDelta, ServerFrame, encode_frame
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
+SendMany = Callable[[list[str]], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 
 CLOSE_POLICY = 1008
@@ -28,9 +29,20 @@ class Outbox:
     """
 
     def __init__(
-        self, send: Send, close: Close, *, limit: int = 1000, flush_window: float = 0.0
+        self,
+        send: Send | None,
+        close: Close,
+        *,
+        limit: int = 1000,
+        flush_window: float = 0.0,
+        send_many: SendMany | None = None,
     ) -> None:
+        """Frames leave through `send`, one a call, or, given `send_many` instead, everything
+        waiting in one call (a relay's one message)."""
+        if send is None and send_many is None:
+            raise TypeError("an outbox needs send or send_many")
         self._send = send
+        self._send_many = send_many
         self._close = close
         self._limit = limit
         self._window = flush_window
@@ -120,6 +132,14 @@ class Outbox:
         await asyncio.sleep(wait)  # pieces that arrive meanwhile merge into this one
         return True
 
+    def _take(self) -> list[ServerFrame | str]:
+        """The next frame, or with `send_many` every frame waiting."""
+        if self._send_many is None:
+            return [self._queue.popleft()]
+        frames = list(self._queue)
+        self._queue.clear()
+        return frames
+
     def _overflow(self) -> None:
         # The send in flight may never return (the peer's window is shut): stop it, and
         # close the peer from a task of its own, which leaves as soon as the peer reads.
@@ -147,11 +167,15 @@ class Outbox:
                 while self._queue:
                     if await self._held_back():
                         continue
-                    frame = self._queue.popleft()
-                    await self._send(frame if isinstance(frame, str) else encode_frame(frame))
+                    frames = self._take()
+                    texts = [f if isinstance(f, str) else encode_frame(f) for f in frames]
+                    if self._send_many is not None:
+                        await self._send_many(texts)
+                    elif self._send is not None:
+                        await self._send(texts[0])
                     if len(self._queue) <= self._limit // 2:
                         self._room.set()
-                    if isinstance(frame, AssistantDelta):
+                    if any(isinstance(frame, AssistantDelta) for frame in frames):
                         self._last_delta = asyncio.get_running_loop().time()
                 if self._closing is not None:
                     code, reason = self._closing
