@@ -9,6 +9,8 @@ from opening the socket to the frame with the last seq:
   sizes, encoded at start-up, one send each: the transport and this client's receiving;
 - `live`: one session kept in memory, reconnected R times;
 - `ended`: a fresh copy of the ended session per try, read from storage and reopened.
+Session connections use `mode=takeover`, as a client reconnecting after a drop may: the
+server may not have seen the previous socket close yet (`write` would get 4409).
 Each case runs with everything replayed (`after_seq=0`, E frames) and with the last ten
 (`after_seq=E-10`: mostly the handshake, the session lookup and the reopen). Printed: the
 p50/p99/max, the client's CPU per replay, and each p99 as a ratio to the floor's of the
@@ -107,13 +109,14 @@ async def _backend(name: str, url: str, args: argparse.Namespace) -> list[dict[s
         await server.wait_ready()
         base = f"ws://127.0.0.1:{server.port}"
         for after in afters:  # the live session is opened (and its events read) untimed
-            await _replay(f"{base}/ws/session/{TEMPLATE}?after_seq={after}", events)
+            await _replay(f"{base}/ws/session/{TEMPLATE}?mode=takeover&after_seq={after}", events)
         for index in range(repeat):
             for after in afters:
+                query = f"mode=takeover&after_seq={after}"
                 urls = {
                     "floor": f"{base}/ws/bare-frames/{events - after}",
-                    "live": f"{base}/ws/session/{TEMPLATE}?after_seq={after}",
-                    "ended": f"{base}/ws/session/{copies[after][index]}?after_seq={after}",
+                    "live": f"{base}/ws/session/{TEMPLATE}?{query}",
+                    "ended": f"{base}/ws/session/{copies[after][index]}?{query}",
                 }
                 for case, url_ in urls.items():
                     last = events - after if case == "floor" else events
