@@ -46,9 +46,40 @@ def test_fanned_out_frames_are_held_in_stored_form_in_seq_order_once() -> None:
     held = StoredFrames([_event(1, 1), _event(2, 3)], floor_seq=0, read_below=0)
     held.record(UserMessageEcho(message_id="m9", content="q", queued=True, seq=2))
     held.record(AssistantDelta(message_id="m9", delta="a", seq=4))
+    assert len(held.between(0, 10)) == 3
     held.record(UserMessageEcho(message_id="m2", content="again", seq=3))
     frames = [(seq, orjson.loads(text)) for seq, text in held.between(0, 10)]
     assert [seq for seq, _ in frames] == [1, 2, 3]
     assert frames[1][1]["queued"] is False
     assert frames[2][1]["type"] == "assistant.done"
     assert held.between(1, 3) == held.between(0, 10)[1:2]
+
+
+class _Log:
+    """A store's `tail_events` over a list of events, counting the reads."""
+
+    def __init__(self, events: list[EventRecord]) -> None:
+        self.events = events
+        self.reads = 0
+
+    async def tail_events(
+        self, session_id: str, *, limit: int = 1000, before_id: int | None = None
+    ) -> list[EventRecord]:
+        self.reads += 1
+        below = [e for e in self.events if before_id is None or e.id < before_id]
+        return below[-limit:]
+
+
+async def test_an_open_let_go_of_is_read_back_once_when_a_replay_reaches_below_it() -> None:
+    events = [_event(i, i) for i in range(1, 401)]
+    held = opened(events[200:], complete=False)
+    held.let_go_of_open()
+    held.record(UserMessageEcho(message_id="m401", content="q", seq=401))
+    log = _Log(events)
+    await held.reach_down(log, "s", to_seq=400)  # type: ignore[arg-type]
+    assert log.reads == 0
+    assert [seq for seq, _ in held.between(400, 500)] == [401]
+    await held.reach_down(log, "s", to_seq=0)  # type: ignore[arg-type]
+    await held.reach_down(log, "s", to_seq=0)  # type: ignore[arg-type]
+    assert log.reads == 1
+    assert [seq for seq, _ in held.between(0, 500)] == list(range(1, 402))

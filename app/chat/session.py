@@ -204,6 +204,7 @@ class Session:
                     subscriber.replay(frame)
         finally:
             subscriber.release()
+            self._stored.let_go_of_open()  # kept only for a first connection's replay
 
     def leave(self, subscriber: Subscriber) -> None:
         """A connection has gone; the writer's going may stop the answer and end the session."""
