@@ -11,7 +11,9 @@ and both as ratios to `one` of the same round.
 
 Then replay across processes: while an answer streams on A (LOCAL_LLM_DELAY_MS=20), a new
 connection with after_seq=0 on B (relayed to A) and, as the baseline, on A itself; the time
-from the handshake's start to the first replayed conversation frame, p50/p95/p99.
+from the handshake's start to `session.started` and to the first replayed conversation
+frame, p50/p95/p99, and the first frame's p99 as a ratio to the same process's.
+`--replay-only` skips the load rounds.
 """
 
 from __future__ import annotations
@@ -144,7 +146,9 @@ async def replay(env: dict[str, str], tries: int, cwd: str) -> list[dict[str, ob
     """First replayed frame of a live answer, relayed (on B) and local (on A)."""
     paced = {**env, "LOCAL_LLM_DELAY_MS": "20"}
     a, b = Process(paced, cwd), Process(paced, cwd)
-    timings: dict[str, list[float]] = {"other process (relayed)": [], "same process": []}
+    labels = ("other process (relayed)", "same process")
+    timings: dict[str, list[float]] = {label: [] for label in labels}
+    started: dict[str, list[float]] = {label: [] for label in labels}
     try:
         await asyncio.gather(a.ready(), b.ready())
         for index in range(tries):
@@ -154,22 +158,27 @@ async def replay(env: dict[str, str], tries: int, cwd: str) -> list[dict[str, ob
                 await writer.recv()
                 await writer.send(user_message("hello"))
                 await read_until(writer, lambda frame: frame["type"] == "assistant.delta")
-                for label, base in (("other process (relayed)", b), ("same process", a)):
+                for label, base in zip(labels, (b, a), strict=True):
                     began = time.perf_counter()
                     async with connect(f"{base.ws}{url}?mode=observe&after_seq=0") as watcher:
                         await watcher.recv()  # session.started
+                        started[label].append((time.perf_counter() - began) * 1000)
                         await watcher.recv()  # the first replayed frame
                         timings[label].append((time.perf_counter() - began) * 1000)
     finally:
         a.stop()
         b.stop()
+    local_p99 = percentile(timings["same process"], 99)
     return [
         {
             "replay of a live answer": label,
             "tries": len(values),
-            "p50 ms": round(percentile(values, 50), 2),
+            "started p50 ms": round(percentile(started[label], 50), 2),
+            "started p99 ms": round(percentile(started[label], 99), 2),
+            "first frame p50 ms": round(percentile(values, 50), 2),
             "p95 ms": round(percentile(values, 95), 2),
             "p99 ms": round(percentile(values, 99), 2),
+            "p99 vs same process": round(percentile(values, 99) / local_p99, 2),
         }
         for label, values in timings.items()
     ]
@@ -181,7 +190,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"workload: C={args.sessions} sessions x M={args.messages} messages, local model at full"
         f" speed, PostgreSQL, Redis {REDIS_URL}; {args.runs} interleaved rounds; "
-        f"{os.cpu_count()} cores shared with the client"
+        f"{os.cpu_count()} cores shared with the client; replay: {args.replays} tries; "
+        f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
     with tempfile.TemporaryDirectory() as cwd:
         async with throwaway_postgres() as database:
@@ -198,7 +208,7 @@ async def main(args: argparse.Namespace) -> None:
                 ("two+redis", 2, {**base, "REDIS_URL": REDIS_URL}),
             ]
             rows: list[dict[str, object]] = []
-            for round_number in range(args.runs):
+            for round_number in range(0 if args.replay_only else args.runs):
                 results = {
                     name: await configuration(name, count, env, args, cwd)
                     for name, count, env in shapes
@@ -218,7 +228,8 @@ async def main(args: argparse.Namespace) -> None:
                             ),
                         }
                     )
-            print_table("Cost of the Redis bus and of a second process", rows)
+            if rows:
+                print_table("Cost of the Redis bus and of a second process", rows)
             redis_env = {**base, "REDIS_URL": REDIS_URL}
             print_table("Replay", await replay(redis_env, args.replays, cwd))
     client = redis.Redis.from_url(REDIS_URL)
@@ -234,4 +245,5 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--replays", type=int, default=200)
+    parser.add_argument("--replay-only", action="store_true", help="skip the load rounds")
     asyncio.run(main(parser.parse_args()))

@@ -2,7 +2,10 @@
 
 `/ws/bare/{session_id}` answers each text frame with the same frames a naive relay
 of the local model sends (one `assistant.delta` per word, then `assistant.done`),
-with no model and no storage. Run: python bench/ws_server.py PORT WS LOOP
+with no model and no storage. `/ws/bare-frames/{count}` sends `session.started` and then
+`count` frames shaped like a replay's (a `user.message` and an `assistant.done` by turns,
+encoded once at start-up), one send each: the floor of a replay, what the transport and
+the client cost. Run: python bench/ws_server.py PORT WS LOOP
 (settings such as DATABASE_URL come from the environment).
 """
 
@@ -29,9 +32,36 @@ ANSWER_TEXT = (
 ANSWER_WORDS = ANSWER_TEXT.split(" ")
 
 
+def replay_shaped_frames(count: int) -> list[str]:
+    """`count` encoded frames of a stored session's replay, seq 1 to `count`."""
+    frames = []
+    for seq in range(1, count + 1):
+        message_id = f"msg_{(seq - 1) // 2:06d}"
+        if seq % 2:
+            frame = {"type": "user.message", "message_id": message_id, "seq": seq}
+            frame["content"] = f"Question number {seq // 2}, about the weather?"
+        else:
+            frame = {"type": "assistant.done", "message_id": message_id, "seq": seq}
+            frame.update(content="An answer of a few words. " * 8, finish_reason="stop")
+        frames.append(json.dumps(frame))
+    return frames
+
+
 def build() -> FastAPI:
     """The app with the bare route added."""
     app = create_app(load_settings())
+    floor_frames = replay_shaped_frames(10_000)
+
+    @app.websocket("/ws/bare-frames/{count}")
+    async def bare_frames(websocket: WebSocket, count: int) -> None:
+        await websocket.accept()
+        await websocket.send_text(json.dumps({"type": "session.started", "last_seq": count}))
+        for text in floor_frames[:count]:
+            await websocket.send_text(text)
+        try:
+            await websocket.receive_text()  # until the client closes
+        except WebSocketDisconnect:
+            return
 
     @app.websocket("/ws/bare/{session_id}")
     async def bare(websocket: WebSocket, session_id: str) -> None:

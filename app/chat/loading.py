@@ -1,15 +1,11 @@
-"""A session's stored state at open, and the replay of its stored frames."""
+"""A session's stored state at open, and how far back a replay can trust what the open read."""
 
 from __future__ import annotations
 
-import bisect
-import sys
 from dataclasses import dataclass
 
-from app.bus.base import Tail
-from app.chat.events import ConversationFrame
 from app.chat.orphans import StreamedParts, close_cut_off_answers
-from app.chat.records import event_frame, last_seq
+from app.chat.records import last_seq
 from app.chat.tail import read_back
 from app.store.base import AlreadyExists, EventRecord, NotFound, SessionRecord, Store
 
@@ -87,28 +83,3 @@ def checkpoints(
         if index % every == 0 and (complete or index > every):
             marks.append((highest, event.id))
     return marks
-
-
-def read_after(marks: list[tuple[int, int]], after_seq: int) -> int:
-    """The event id a replay after `after_seq` can start reading after (0: from the start).
-
-    Every event up to a mark has a seq at most the mark's, so none after `after_seq` is
-    skipped, even when a queued message was numbered before the answer stored ahead of it.
-    """
-    index = bisect.bisect_right(marks, (after_seq, sys.maxsize))
-    return marks[index - 1][1] if index else 0
-
-
-def replay_frames(
-    events: list[EventRecord], tail: Tail, *, after_seq: int
-) -> list[ConversationFrame]:
-    """Stored frames above `after_seq` that the tail no longer holds, then the tail's."""
-    stored = [
-        frame
-        for event in events
-        if (frame := event_frame(event)) is not None
-        and frame.seq is not None
-        and after_seq < frame.seq < tail.first_seq
-    ]
-    stored.sort(key=lambda frame: frame.seq or 0)
-    return [*stored, *tail.frames]

@@ -12,6 +12,7 @@ from app.chat.events import AssistantDelta, ServerFrame, encode_frame
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
+SendMany = Callable[[list[str]], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 
 CLOSE_POLICY = 1008
@@ -49,15 +50,21 @@ class Outbox:
 
     def __init__(
         self,
-        send: Send,
+        send: Send | None,
         close: Close,
         *,
         limit: int = 1000,
         flush_window: float = 0.0,
         widest_window: float = 0.0,
         lateness: LoopLateness = LATENESS,
+        send_many: SendMany | None = None,
     ) -> None:
+        """Frames leave through `send`, one a call, or, given `send_many` instead, everything
+        waiting in one call (a relay's one message)."""
+        if send is None and send_many is None:
+            raise TypeError("an outbox needs send or send_many")
         self._send = send
+        self._send_many = send_many
         self._close = close
         self._limit = limit
         self._window = flush_window
@@ -65,7 +72,8 @@ class Outbox:
         self._lateness = lateness
         self._last_delta = float("-inf")
         self._due = 0.0
-        self._queue: deque[ServerFrame] = deque()
+        # A str is a frame already encoded (a replayed one): sent as it is, never merged.
+        self._queue: deque[ServerFrame | str] = deque()
         self._ready = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._room = asyncio.Event()
@@ -101,6 +109,16 @@ class Outbox:
         # sending task per piece, and the pieces that come meanwhile merge into it.
         if not (isinstance(frame, AssistantDelta) and len(self._queue) == 1 and self._hold()):
             self._ready.set()
+
+    def put_encoded(self, text: str) -> None:
+        """Queue a frame's JSON text as it is (a replay encodes its stored frames once)."""
+        if not self.open:
+            return
+        if len(self._queue) >= self._limit:
+            self._overflow()
+            return
+        self._queue.append(text)
+        self._ready.set()
 
     async def wait_for_room(self) -> None:
         """Wait until at most half of `limit` frames are waiting (a replay feeds in chunks)."""
@@ -166,6 +184,14 @@ class Outbox:
             self._timer.cancel()
             self._timer = None
 
+    def _take(self) -> list[ServerFrame | str]:
+        """The next frame, or with `send_many` every frame waiting."""
+        if self._send_many is None:
+            return [self._queue.popleft()]
+        frames = list(self._queue)
+        self._queue.clear()
+        return frames
+
     def _overflow(self) -> None:
         # The send in flight may never return (the peer's window is shut): stop it, and
         # close the peer from a task of its own, which leaves as soon as the peer reads.
@@ -194,13 +220,18 @@ class Outbox:
                 while self._queue:
                     if self._hold():
                         break
-                    frame = self._queue.popleft()
-                    if isinstance(frame, AssistantDelta):
+                    frames = self._take()
+                    delta = any(isinstance(frame, AssistantDelta) for frame in frames)
+                    if delta:
                         self._stop_timer()  # it leaves with a frame behind it
-                    await self._send(encode_frame(frame))
+                    texts = [f if isinstance(f, str) else encode_frame(f) for f in frames]
+                    if self._send_many is not None:
+                        await self._send_many(texts)
+                    elif self._send is not None:
+                        await self._send(texts[0])
                     if len(self._queue) <= self._limit // 2:
                         self._room.set()
-                    if isinstance(frame, AssistantDelta):
+                    if delta:
                         self._last_delta = asyncio.get_running_loop().time()
                 if self._closing is not None:
                     code, reason = self._closing

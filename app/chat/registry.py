@@ -105,9 +105,16 @@ class Registry:
         try:
             session.claim(subscriber, mode)
             try:
-                if mode != "observe":
-                    await session.activate()
-                await session.join(subscriber, after_seq=after_seq)
+                # The replay needs nothing the activation writes: it goes out meanwhile, and
+                # the connection's frames are read only once the session is active.
+                activation = (
+                    None if mode == "observe" else asyncio.ensure_future(session.activate())
+                )
+                try:
+                    await session.join(subscriber, after_seq=after_seq)
+                finally:
+                    if activation is not None:
+                        await activation
             except BaseException:
                 session.leave(subscriber)
                 raise

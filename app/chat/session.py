@@ -24,8 +24,9 @@ from app.chat.events import (
     UserMessage,
     UserMessageEcho,
 )
-from app.chat.loading import checkpoints, load_state, read_after, replay_frames
+from app.chat.loading import load_state
 from app.chat.records import client_message_ids
+from app.chat.replay import Encoded, StoredFrames, opened
 from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
 from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
 from app.chat.services import CLOSE_TAKEN_OVER as CLOSE_TAKEN_OVER
@@ -33,7 +34,7 @@ from app.chat.services import CLOSE_UNKNOWN_SESSION as CLOSE_UNKNOWN_SESSION
 from app.chat.services import Refused as Refused
 from app.chat.services import SessionServices as SessionServices
 from app.chat.subscriber import Subscriber
-from app.store.base import EventRecord, NewEvent, StoreError
+from app.store.base import NewEvent, StoreError
 from app.vocabulary import ConnectionMode
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Session:
         known: dict[str, str],
         last_seq: int,
         active: bool,
+        stored: StoredFrames,
     ) -> None:
         self.session_id = session_id
         self.user_id = user_id
@@ -74,9 +76,8 @@ class Session:
         )
         self._ending: asyncio.Task[None] | None = None
         self._grace: asyncio.TimerHandle | None = None
-        # The events read at open, reused by the first replay (until anything is trimmed).
-        self._loaded: list[EventRecord] | None = None
-        self._marks: list[tuple[int, int]] = []
+        # What a replay sends of the finished turns: seeded at open, then each frame fanned out.
+        self._stored = stored
         self._stop_listening = services.log.listen(session_id, self._fan_out)
         self._ctx = AnswerContext(
             session_id=session_id,
@@ -135,10 +136,8 @@ class Session:
             known=client_message_ids(events),
             last_seq=last,
             active=False,
+            stored=opened(events, complete=state.complete),
         )
-        # A replay may reach below the log's end that was read; it reads the store then.
-        session._loaded = events if state.complete else None
-        session._marks = checkpoints(events, complete=state.complete)
         return session
 
     # Connections.
@@ -195,14 +194,17 @@ class Session:
         self.resumed = True  # whoever joins from now on finds a known session
         try:
             if after_seq is not None:
-                frames = await self._replay(after_seq)
-                metrics.replayed(len(frames))
-                for frame in frames:
+                stored, live = await self._replay(after_seq)
+                metrics.replayed(len(stored) + len(live))
+                for seq, text in stored:
+                    await subscriber.outbox.wait_for_room()
+                    subscriber.replay_encoded(seq, text)
+                for frame in live:
                     await subscriber.outbox.wait_for_room()
                     subscriber.replay(frame)
         finally:
             subscriber.release()
-            self._loaded = None
+            self._stored.let_go_of_open()  # kept only for a first connection's replay
 
     def leave(self, subscriber: Subscriber) -> None:
         """A connection has gone; the writer's going may stop the answer and end the session."""
@@ -215,16 +217,14 @@ class Session:
         elif not self._subscribers and not self.active:
             self._idle()
 
-    async def _replay(self, after_seq: int) -> list[ConversationFrame]:
+    async def _replay(self, after_seq: int) -> tuple[list[Encoded], list[ConversationFrame]]:
+        """The finished turns' frames above `after_seq` (encoded), then the log's tail."""
         tail = await self._services.log.tail(self.session_id, after_seq=after_seq)
         if after_seq + 1 >= tail.first_seq:
-            return tail.frames
-        events = self._loaded
-        if events is None:
-            events = await self._services.store.list_events(
-                self.session_id, after_id=read_after(self._marks, after_seq), limit=100_000
-            )
-        return replay_frames(events, tail, after_seq=after_seq)
+            return [], tail.frames
+        # Everything below the tail is stored and, from the open or the fan-out, held here.
+        await self._stored.reach_down(self._services.store, self.session_id, to_seq=after_seq)
+        return self._stored.between(after_seq, tail.first_seq), tail.frames
 
     # Frames from connections.
 
@@ -277,7 +277,6 @@ class Session:
             )
         )
         assert isinstance(echo, UserMessageEcho)
-        self._loaded = None  # from now on the log may trim what the open read
         answer = Answer(self._ctx, echo)
         answer.store_question()  # at once, not when its turn comes: a queued one survives a crash
         self._answers.place(answer, message.on_busy)
@@ -291,6 +290,7 @@ class Session:
 
     def _fan_out(self, frame: ConversationFrame) -> None:
         self.last_seq = max(self.last_seq, frame.seq or 0)
+        self._stored.record(frame)
         for subscriber in tuple(self._subscribers):
             subscriber.deliver(frame)
 

@@ -51,6 +51,12 @@ class Subscriber:
             self.last_seq = frame.seq
         self.outbox.put(frame)
 
+    def replay_encoded(self, seq: int, text: str) -> None:
+        """Send a numbered frame already encoded, unless one at or past `seq` has gone out."""
+        if seq > self.last_seq:
+            self.last_seq = seq
+            self.outbox.put_encoded(text)
+
     def reply(self, frame: ServerFrame) -> None:
         """A frame for this connection only (no seq)."""
         metrics.frame_sent(frame)

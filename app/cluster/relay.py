@@ -181,7 +181,8 @@ class Relay:
         if remote is None:
             return
         if kind == "out":
-            remote.subscriber.outbox.put(decode_server_frame(message["frame"]))
+            for text in message["frames"]:
+                remote.subscriber.outbox.put(decode_server_frame(text))
         elif kind == "close":
             self._remotes.pop(conn, None)
             remote.subscriber.close(int(message["code"]), str(message.get("reason", "")))
@@ -217,8 +218,8 @@ class Relay:
             self._hosted.pop(hosted.conn, None)
 
     def _subscriber(self, hosted: _Hosted, opening: dict[str, Any]) -> Subscriber:
-        async def send(text: str) -> None:
-            if not await self._send(hosted.peer, {"t": "out", "c": hosted.conn, "frame": text}):
+        async def send_many(texts: list[str]) -> None:
+            if not await self._send(hosted.peer, {"t": "out", "c": hosted.conn, "frames": texts}):
                 hosted.inbox.put_nowait({"t": "leave", "c": hosted.conn})
                 raise Unreachable(hosted.peer)
 
@@ -227,8 +228,9 @@ class Relay:
                 hosted.peer, {"t": "close", "c": hosted.conn, "code": code, "reason": reason}
             )
 
-        # The connection's own process merges deltas for its socket; this side sends at once.
-        outbox = Outbox(send, close, limit=self._outbox_frames)
+        # The connection's own process merges deltas for its socket; this side sends at once,
+        # whatever is waiting in one message (`session.started` and a replay travel together).
+        outbox = Outbox(None, close, limit=self._outbox_frames, send_many=send_many)
         mode: Literal["write", "observe"] = "observe" if opening["mode"] == "observe" else "write"
         return Subscriber(outbox, mode=mode, on_disconnect=opening["on_disconnect"])
 

@@ -14,16 +14,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.store.sql import SqlStore
 from app.store.sql_errors import translated
 
+# One statement, one round trip: the outer select sees the row as it was before the insert,
+# so when the lease is not won it names the holder that kept it (or nobody, when the winner
+# inserted the row meanwhile: then _HOLDER, a statement of its own, sees it).
 _ACQUIRE = text(
     """
-    insert into session_leases (session_id, holder, expires_at)
-    values (:sid, :me, now() + make_interval(secs => :ttl))
-    on conflict (session_id) do update
-        set holder = excluded.holder, expires_at = excluded.expires_at
-        where session_leases.holder is null
-           or session_leases.holder = excluded.holder
-           or session_leases.expires_at < now()
-    returning holder
+    with won as (
+        insert into session_leases (session_id, holder, expires_at)
+        values (:sid, :me, now() + make_interval(secs => :ttl))
+        on conflict (session_id) do update
+            set holder = excluded.holder, expires_at = excluded.expires_at
+            where session_leases.holder is null
+               or session_leases.holder = excluded.holder
+               or session_leases.expires_at < now()
+        returning holder
+    )
+    select (select holder from won) as won,
+           (select holder from session_leases where session_id = :sid) as held
     """
 )
 _HOLDER = text("select holder from session_leases where session_id = :sid")
@@ -107,14 +114,17 @@ class LeaseStore:
 
     async def acquire(self, session_id: str) -> str | None:
         """Take the session's lease if it is free, expired or ours; None, or who holds it."""
+        params = {"sid": session_id, "me": self.holder, "ttl": self._ttl}
         with translated():
-            async with self._engine.begin() as conn:
-                params = {"sid": session_id, "me": self.holder, "ttl": self._ttl}
-                won = (await conn.execute(_ACQUIRE, params)).scalar_one_or_none()
-                if won is not None:
+            async with self._engine.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                row = (await autocommit.execute(_ACQUIRE, params)).one()
+                if row.won is not None:
                     return None
-                holder = (await conn.execute(_HOLDER, {"sid": session_id})).scalar_one_or_none()
-        return holder or ""
+                held = row.held
+                if held is None:
+                    held = (await autocommit.execute(_HOLDER, params)).scalar_one_or_none()
+        return str(held or "")
 
     async def renew(self) -> set[str]:
         """Push back the expiry of every lease this process holds; the ids it still holds."""
