@@ -15,16 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.store.sql import SqlStore
 from app.store.sql import _translated as translated
 
+# Taking a lease also reserves the holder's first block of seqs: one statement, not two.
 _ACQUIRE = text(
     """
-    insert into session_leases (session_id, holder, expires_at)
-    values (:sid, :me, now() + make_interval(secs => :ttl))
+    insert into session_leases (session_id, holder, expires_at, seq_ceiling)
+    values (:sid, :me, now() + make_interval(secs => :ttl), :block)
     on conflict (session_id) do update
-        set holder = excluded.holder, expires_at = excluded.expires_at
+        set holder = excluded.holder, expires_at = excluded.expires_at,
+            seq_ceiling = session_leases.seq_ceiling + :block
         where session_leases.holder is null
            or session_leases.holder = excluded.holder
            or session_leases.expires_at < now()
-    returning holder
+    returning seq_ceiling
     """
 )
 _HOLDER = text("select holder from session_leases where session_id = :sid")
@@ -95,24 +97,35 @@ _SUMMARY_EVENT = text(
 class LeaseStore:
     """One process's side of the shared records: its leases, seq blocks and summary claims."""
 
-    def __init__(self, store: SqlStore, *, holder: str, lease_seconds: float) -> None:
+    def __init__(
+        self, store: SqlStore, *, holder: str, lease_seconds: float, seq_block: int = 1000
+    ) -> None:
         if store.name != "postgresql":
             raise ValueError("several processes need PostgreSQL")
         self._store = store
         self.holder = holder
         self._ttl = lease_seconds
+        self._block = seq_block
+        # Per session held: the ceiling of the block its acquire reserved, not handed out yet.
+        self._reserved: dict[str, int] = {}
 
     @property
     def _engine(self) -> AsyncEngine:
         return self._store.engine
 
     async def acquire(self, session_id: str) -> str | None:
-        """Take the session's lease if it is free, expired or ours; None, or who holds it."""
+        """Take the session's lease if it is free, expired or ours; None, or who holds it.
+
+        Taking it reserves a first block of `seq_block` seqs, which `reserve` hands out.
+        """
         with translated():
             async with self._engine.begin() as conn:
                 params = {"sid": session_id, "me": self.holder, "ttl": self._ttl}
-                won = (await conn.execute(_ACQUIRE, params)).scalar_one_or_none()
-                if won is not None:
+                ceiling = (
+                    await conn.execute(_ACQUIRE, {**params, "block": self._block})
+                ).scalar_one_or_none()
+                if ceiling is not None:
+                    self._reserved[session_id] = int(ceiling)
                     return None
                 holder = (await conn.execute(_HOLDER, {"sid": session_id})).scalar_one_or_none()
         return holder or ""
@@ -126,12 +139,14 @@ class LeaseStore:
 
     async def release(self, session_id: str) -> None:
         """Let another process take the session at once."""
+        self._reserved.pop(session_id, None)
         with translated():
             async with self._engine.begin() as conn:
                 await conn.execute(_RELEASE, {"sid": session_id, "me": self.holder})
 
     async def release_all(self) -> None:
         """Free every lease this process holds (a clean shutdown)."""
+        self._reserved.clear()
         with translated():
             async with self._engine.begin() as conn:
                 await conn.execute(_RELEASE_ALL, {"me": self.holder})
@@ -144,6 +159,9 @@ class LeaseStore:
 
     async def reserve(self, session_id: str, *, floor: int, block: int) -> int:
         """Reserve `block` seqs above max(floor, the last reserved); returns the first minus 1."""
+        ceiling = self._reserved.pop(session_id, None)
+        if ceiling is not None and block == self._block and floor <= ceiling - block:
+            return ceiling - block  # the block the lease's acquire reserved
         with translated():
             async with self._engine.begin() as conn:
                 params = {"sid": session_id, "floor": floor, "block": block}
