@@ -31,7 +31,7 @@ from app.chat.registry import Registry
 from app.chat.session import SessionServices
 from app.chat.summarizer import Summarizer
 from app.chat.tools import build_registry
-from app.cluster.guard import hold_sqlite_file, let_go
+from app.cluster.guard import hold_postgres, hold_sqlite_file, let_go, let_go_postgres
 from app.cluster.node import Node
 from app.config import Settings, load_settings
 from app.lifecycle import drain_before_signals, drain_from_thread, settle_heap
@@ -46,9 +46,11 @@ log = logging.getLogger("app")
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    sqlite_hold = hold_sqlite_file(settings.sql_url) if settings.storage_backend == "sql" else None
+    on_sql = settings.storage_backend == "sql"
+    sqlite_hold = hold_sqlite_file(settings.sql_url) if on_sql else None
     store = build_store(settings)
     await store.open()
+    pg_hold = await hold_postgres(settings.sql_url, bus=settings.bus == "redis") if on_sql else None
     provider = build_provider(settings)
     node = Node(settings, store) if settings.bus == "redis" else None
     app.state.node = node
@@ -96,6 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await provider.close()
         await store.close()
         metrics.process_stopped()
+        await let_go_postgres(pg_hold)
         let_go(sqlite_hold)
 
 

@@ -23,6 +23,7 @@ from tests.cluster_processes import (
     unique_prefix,
 )
 from tests.conftest import make_settings
+from tests.processes import free_port
 from tests.wsclient import ask, open_session
 
 __all__ = ["processes"]
@@ -30,17 +31,17 @@ __all__ = ["processes"]
 
 def _refusal(tmp_path: Path, **env: str) -> str:
     """Run `python -m app` with `env`; it must exit at once with an error; its output."""
-    full = {**os.environ, "PYTHONPATH": str(ROOT), "LLM_PROVIDER": "local", **env}
-    done = subprocess.run(
-        [sys.executable, "-m", "app"],
-        cwd=tmp_path,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _run([sys.executable, "-m", "app"], tmp_path, **env)
     assert done.returncode != 0, done.stdout + done.stderr
     return done.stdout + done.stderr
+
+
+def _run(command: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a server command to its end (it must stop by itself within a minute)."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "LLM_PROVIDER": "local", **env}
+    return subprocess.run(
+        command, cwd=tmp_path, env=full, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_several_workers_without_redis_are_refused_naming_redis_url(tmp_path: Path) -> None:
@@ -67,6 +68,34 @@ async def test_a_second_process_on_the_same_sqlite_file_is_refused_and_the_first
     await ws.close()
     async with httpx.AsyncClient(base_url=first.url) as http:
         assert (await http.get("/health")).json()["bus"] == "memory"
+
+
+async def test_a_second_process_on_one_postgresql_database_without_redis_is_refused(
+    tmp_path: Path, processes: Processes, fresh_pg_url: str
+) -> None:
+    await require_redis()
+    env = {"DATABASE_URL": fresh_pg_url, "REDIS_URL": "", "LLM_PROVIDER": "local"}
+    first = await processes.start("first", env)
+    output = _refusal(tmp_path, **env, PORT=str(free_port()))
+    assert "cannot share a database: set REDIS_URL" in output
+    # Nor may a process of the bus join a database that a process without it serves.
+    output = _refusal(tmp_path, **{**env, "REDIS_URL": REDIS_URL}, PORT=str(free_port()))
+    assert "a server process without REDIS_URL uses" in output and "set REDIS_URL" in output
+    ws, _ = await open_session(first.url, "still-serving")
+    assert (await ask(ws, "hello"))[-1]["finish_reason"] == "stop"
+    await ws.close()
+
+
+def test_uvicorn_workers_on_postgresql_without_redis_are_refused(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--workers", "2"]
+    env = {"DATABASE_URL": fresh_pg_url, "REDIS_URL": "", "LOG_LEVEL": "info"}
+    # The second worker cannot hold the database: uvicorn stops, no worker goes on serving.
+    done = _run([*command, "--port", str(free_port())], tmp_path, **env)
+    output = done.stdout + done.stderr
+    assert "cannot share a database: set REDIS_URL" in output, output
+    assert "failed to start, stopping the parent process" in output, output
 
 
 def test_the_bus_is_redis_only_with_redis_url_on_postgresql() -> None:

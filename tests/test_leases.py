@@ -59,8 +59,25 @@ async def test_seq_blocks_never_overlap_across_processes_and_floors(sql: SqlStor
     starts = await asyncio.gather(
         *(lease.reserve("s", floor=5, block=100) for lease in (one, two) * 5)
     )
-    assert sorted(starts) == [5 + 100 * i for i in range(10)]
+    # Above the block of 1,000 that taking the lease reserved.
+    assert sorted(starts) == [1000 + 100 * i for i in range(10)]
     assert await one.reserve("s", floor=10_000, block=100) == 10_000
+
+
+async def test_taking_a_lease_reserves_the_first_block_in_the_same_statement(
+    sql: SqlStore,
+) -> None:
+    one, two = _leases(sql, "one"), _leases(sql, "two")
+    await one.acquire("t")
+    await one.reserve("t", floor=0, block=1000)  # the block taken with the lease
+    await one.release("t")
+    await two.acquire("t")
+    # The next holder's block starts above the first one, with no statement of its own.
+    assert await two.reserve("t", floor=0, block=1000) == 1000
+    # A floor above the block (seqs given out past it, a crash gap) reserves past the floor.
+    await two.release("t")
+    await one.acquire("t")
+    assert await one.reserve("t", floor=5000, block=1000) == 5000
 
 
 async def test_of_many_claims_of_one_end_exactly_one_summary_is_written(sql: SqlStore) -> None:
@@ -114,23 +131,34 @@ async def test_the_redis_log_numbers_from_blocks_and_keeps_a_bounded_expiring_st
 
     log = RedisLog(client, prefix=prefix, reserve=reserve, replay_seconds=60, max_frames=100)
     try:
-        assert await log.open("s", floor=7) == 7
+        assert await log.open("s", floor=0) == 0  # the block taken with the lease
         echo = await log.append("s", UserMessageEcho(message_id="m", content="q"))
         frames = [
             await log.append("s", AssistantDelta(message_id="m", delta=f"{i} "))
             for i in range(SEQ_BLOCK + 10)
         ]
         seqs = [echo.seq, *(f.seq for f in frames)]
-        assert seqs == list(range(8, 8 + SEQ_BLOCK + 11))
+        assert seqs == list(range(1, 1 + SEQ_BLOCK + 11))
         await log.close()
         key = log.stream_key("s")
-        assert 0 < await client.xlen(key) < 300  # MAXLEN ~ 100 entries (batches of frames)
-        assert 0 < await client.pttl(key) <= 60_000
+        assert 0 < await client.xlen(key) < 300  # MAXLEN ~ 100 entries (batches of deltas)
+        # One window (60 s) plus the refresh period (a tenth of it) after the last delta.
+        assert 60_000 < await client.pttl(key) <= 66_000
         parts = await log.streamed_parts("s")
         assert parts["m"].endswith(f"{SEQ_BLOCK + 9} ")
+        # Only the answers' text is kept: the user message's echo is stored, not streamed.
+        entries = await client.xrange(key)
+        assert {field for _id, fields in entries for field in fields} == {b"m", b"d"}
+        assert entries[-1][0] == f"{frames[-1].seq}-0".encode()
+        # A stream gone while its answer goes on (a Redis restart) is made again, expiring.
+        await client.delete(key)
+        await log.append("s", AssistantDelta(message_id="m", delta="again"))
+        await log.close()
+        assert await log.streamed_parts("s") == {"m": "again"}
+        assert 60_000 < await client.pttl(key) <= 66_000
         # Another process opening the session starts above every reserved seq.
         other = RedisLog(client, prefix=prefix, reserve=reserve)
-        assert await other.open("s", floor=0) >= 8 + SEQ_BLOCK + 10
+        assert await other.open("s", floor=0) >= 1 + SEQ_BLOCK + 10
     finally:
         await client.aclose()
         await drop_prefix(prefix)

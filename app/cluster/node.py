@@ -16,7 +16,7 @@ from contextlib import suppress
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app.bus.redis import RedisLog
+from app.bus.redis import SEQ_BLOCK, RedisLog
 from app.chat.registry import Registry
 from app.chat.summarizer import Summarizer
 from app.cluster.relay import Relay
@@ -40,7 +40,10 @@ class Node:
             settings.redis_url, socket_timeout=2, socket_connect_timeout=2
         )
         self.leases = LeaseStore(
-            store, holder=self.node_id, lease_seconds=settings.session_lease_seconds
+            store,
+            holder=self.node_id,
+            lease_seconds=settings.session_lease_seconds,
+            seq_block=SEQ_BLOCK,
         )
         self.log = RedisLog(
             self.client,

@@ -16,20 +16,22 @@ from app.store.sql_errors import translated
 
 # One statement, one round trip: the outer select sees the row as it was before the insert,
 # so when the lease is not won it names the holder that kept it (or nobody, when the winner
-# inserted the row meanwhile: then _HOLDER, a statement of its own, sees it).
+# inserted the row meanwhile: then _HOLDER, a statement of its own, sees it). Taking a lease
+# also reserves the holder's first block of seqs.
 _ACQUIRE = text(
     """
     with won as (
-        insert into session_leases (session_id, holder, expires_at)
-        values (:sid, :me, now() + make_interval(secs => :ttl))
+        insert into session_leases (session_id, holder, expires_at, seq_ceiling)
+        values (:sid, :me, now() + make_interval(secs => :ttl), :block)
         on conflict (session_id) do update
-            set holder = excluded.holder, expires_at = excluded.expires_at
+            set holder = excluded.holder, expires_at = excluded.expires_at,
+                seq_ceiling = session_leases.seq_ceiling + :block
             where session_leases.holder is null
                or session_leases.holder = excluded.holder
                or session_leases.expires_at < now()
-        returning holder
+        returning seq_ceiling
     )
-    select (select holder from won) as won,
+    select (select seq_ceiling from won) as ceiling,
            (select holder from session_leases where session_id = :sid) as held
     """
 )
@@ -101,25 +103,34 @@ _SUMMARY_EVENT = text(
 class LeaseStore:
     """One process's side of the shared records: its leases, seq blocks and summary claims."""
 
-    def __init__(self, store: SqlStore, *, holder: str, lease_seconds: float) -> None:
+    def __init__(
+        self, store: SqlStore, *, holder: str, lease_seconds: float, seq_block: int = 1000
+    ) -> None:
         if store.name != "postgresql":
             raise ValueError("several processes need PostgreSQL")
         self._store = store
         self.holder = holder
         self._ttl = lease_seconds
+        self._block = seq_block
+        # Per session held: the ceiling of the block its acquire reserved, not handed out yet.
+        self._reserved: dict[str, int] = {}
 
     @property
     def _engine(self) -> AsyncEngine:
         return self._store.engine
 
     async def acquire(self, session_id: str) -> str | None:
-        """Take the session's lease if it is free, expired or ours; None, or who holds it."""
-        params = {"sid": session_id, "me": self.holder, "ttl": self._ttl}
+        """Take the session's lease if it is free, expired or ours; None, or who holds it.
+
+        Taking it reserves a first block of `seq_block` seqs, which `reserve` hands out.
+        """
+        params = {"sid": session_id, "me": self.holder, "ttl": self._ttl, "block": self._block}
         with translated():
             async with self._engine.connect() as conn:
                 autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 row = (await autocommit.execute(_ACQUIRE, params)).one()
-                if row.won is not None:
+                if row.ceiling is not None:
+                    self._reserved[session_id] = int(row.ceiling)
                     return None
                 held = row.held
                 if held is None:
@@ -135,12 +146,14 @@ class LeaseStore:
 
     async def release(self, session_id: str) -> None:
         """Let another process take the session at once."""
+        self._reserved.pop(session_id, None)
         with translated():
             async with self._engine.begin() as conn:
                 await conn.execute(_RELEASE, {"sid": session_id, "me": self.holder})
 
     async def release_all(self) -> None:
         """Free every lease this process holds (a clean shutdown)."""
+        self._reserved.clear()
         with translated():
             async with self._engine.begin() as conn:
                 await conn.execute(_RELEASE_ALL, {"me": self.holder})
@@ -153,6 +166,9 @@ class LeaseStore:
 
     async def reserve(self, session_id: str, *, floor: int, block: int) -> int:
         """Reserve `block` seqs above max(floor, the last reserved); returns the first minus 1."""
+        ceiling = self._reserved.pop(session_id, None)
+        if ceiling is not None and block == self._block and floor <= ceiling - block:
+            return ceiling - block  # the block the lease's acquire reserved
         with translated():
             async with self._engine.begin() as conn:
                 params = {"sid": session_id, "floor": floor, "block": block}
