@@ -1,14 +1,23 @@
 # make run: set up and serve on the embedded defaults (SQLite + local provider).
 # make test: set up and run the whole test suite (PostgreSQL and Chromium included).
 # make lint: ruff (lint and format) and mypy --strict, as CI runs them.
+# make test-lowest: the fast tests on Python 3.11 with every requirement at its floor.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # ruff reads the notebooks too; mypy checks the Python packages.
 LINT_PATHS := app tests bench tools scripts notebooks
+# The lowest Python the project supports, in a venv of its own holding each floor (tools/floors.py).
+LOWEST_PYTHON ?= python3.11
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PY := $(LOWEST_VENV)/bin/python
+# "Fast": all but the browser, notebook and multi-process tests (the full suite runs in make test).
+LOWEST_SKIP := -m "not browser and not notebook" --ignore=tests/test_cluster.py \
+	--ignore=tests/test_cluster_faults.py --ignore=tests/test_metrics_workers.py \
+	--ignore=tests/test_export_memory.py --ignore=tests/test_memory.py
 
-.PHONY: run test lint bench chromium screenshot clean
+.PHONY: run test test-lowest lint bench chromium screenshot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +42,17 @@ chromium:
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
 
+# Built anew whenever a requirement changes, so no release from an older list stays behind.
+$(LOWEST_VENV)/.installed: requirements.txt requirements-dev.txt tools/floors.py
+	rm -rf $(LOWEST_VENV)
+	$(LOWEST_PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_PY) tools/floors.py requirements.txt requirements-dev.txt > $(LOWEST_VENV)/floors.txt
+	$(LOWEST_PY) -m pip install -q -r $(LOWEST_VENV)/floors.txt
+	touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_PY) -m pytest $(LOWEST_SKIP)
+
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
@@ -46,4 +66,4 @@ screenshot: $(VENV)/.dev-installed chromium
 	$(PY) scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache
