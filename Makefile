@@ -2,6 +2,7 @@
 # make test: set up and run the whole test suite (PostgreSQL and Chromium included).
 # make lint: ruff (lint and format) and mypy --strict, as CI runs them.
 # make test-notebooks-py313: the notebooks' tests on Python 3.13 (Colab's), in .venv-py313.
+# make test-lowest: the fast tests on Python 3.11 with every requirement at its floor.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,8 +13,16 @@ PYTHON313 ?= python3.13
 VENV313 := .venv-py313
 # ruff reads the notebooks too; mypy checks the Python packages.
 LINT_PATHS := app tests bench tools scripts notebooks
+# The lowest Python the project supports, in a venv of its own holding each floor (tools/floors.py).
+LOWEST_PYTHON ?= python3.11
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PY := $(LOWEST_VENV)/bin/python
+# "Fast": all but the browser, notebook and multi-process tests (the full suite runs in make test).
+LOWEST_SKIP := -m "not browser and not notebook" --ignore=tests/test_cluster.py \
+	--ignore=tests/test_cluster_faults.py --ignore=tests/test_metrics_workers.py \
+	--ignore=tests/test_export_memory.py --ignore=tests/test_memory.py
 
-.PHONY: run test test-notebooks-py313 lint colab-links bench chromium screenshot clean
+.PHONY: run test test-notebooks-py313 test-lowest lint colab-links bench chromium screenshot clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +47,7 @@ chromium:
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
 
-$(VENV313)/.dev-installed: requirements.txt requirements-dev.txt
-	PYENV_VERSION=3.13 $(PYTHON313) -m venv $(VENV313)
-	$(VENV313)/bin/python -m pip install -q -r requirements-dev.txt
-	touch $@
-
-test-notebooks-py313: $(VENV313)/.dev-installed
-	$(VENV313)/bin/python -m pytest tests/test_notebooks.py
+.PHONY: run test test-notebooks-py313 test-lowest lint colab-links bench chromium screenshot clean
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check $(LINT_PATHS)
@@ -63,4 +66,4 @@ screenshot: $(VENV)/.dev-installed chromium
 	$(PY) scripts/screenshot.py
 
 clean:
-	rm -rf $(VENV) $(VENV313) .pytest_cache
+	rm -rf $(VENV) $(VENV313) $(LOWEST_VENV) .pytest_cache

@@ -2,7 +2,8 @@
 
 pip cannot pick the lowest allowed release, so each floor becomes its release series: `>=2.3`
 turns into `==2.3.*`, the floor's own minor at its newest patch (a floor such as 2.3.0 may not
-exist, or be yanked). Lines without a floor (the pinned check tools) are left out.
+exist, or be yanked). A one-part floor is its `.0` series (`>=7` is `==7.0.*`, not all of 7.x).
+Lines without a floor (the pinned check tools) are left out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def floors(text: str) -> list[str]:
     for line in text.splitlines():
         found = _FLOOR.match(line.split("#", 1)[0])
         if found:
-            pins.append(f"{found[1]}=={found[2]}.*")
+            low = found[2] if "." in found[2] else f"{found[2]}.0"
+            pins.append(f"{found[1]}=={low}.*")
     return pins
 
 
