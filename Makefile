@@ -47,7 +47,24 @@ chromium:
 test: $(VENV)/.dev-installed chromium
 	$(PY) -m pytest
 
-.PHONY: run test test-notebooks-py313 test-lowest lint colab-links bench chromium screenshot clean
+$(VENV313)/.dev-installed: requirements.txt requirements-dev.txt
+	PYENV_VERSION=3.13 $(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+test-notebooks-py313: $(VENV313)/.dev-installed
+	$(VENV313)/bin/python -m pytest tests/test_notebooks.py
+
+# Built anew whenever a requirement changes, so no release from an older list stays behind.
+$(LOWEST_VENV)/.installed: requirements.txt requirements-dev.txt tools/floors.py
+	rm -rf $(LOWEST_VENV)
+	$(LOWEST_PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_PY) tools/floors.py requirements.txt requirements-dev.txt > $(LOWEST_VENV)/floors.txt
+	$(LOWEST_PY) -m pip install -q -r $(LOWEST_VENV)/floors.txt
+	touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_PY) -m pytest $(LOWEST_SKIP)
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check $(LINT_PATHS)
