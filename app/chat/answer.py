@@ -200,7 +200,11 @@ class Answer:
         if tokens <= window.budget.call_limit:
             return messages
         # The fold's range ends before this turn's question, so that must be stored first.
-        await asyncio.shield(stored_question)
+        # Its id is noted here too: a question stored a moment ago has its done-callbacks
+        # scheduled but not yet run, and awaiting a finished future does not yield to them.
+        stored = await asyncio.shield(stored_question)
+        if self._turn is not None:
+            self._turn.first_event_id = stored.id
         try:
             folded = await self._ctx.compactor.compact(
                 window, tokens_before=tokens, tools_tokens=tools_tokens
