@@ -126,7 +126,7 @@ class Answer:
         return done
 
     def _stop_if_lost(self, stored_question: asyncio.Future[EventRecord]) -> None:
-        # Deltas stream before the question is stored; once it cannot be, the answer stops.
+        # The model runs while the question is being stored; once it cannot be, it stops.
         if self._model is not None and (stored_question.cancelled() or stored_question.exception()):
             self._model.cancel()
 
@@ -236,16 +236,17 @@ class Answer:
             await self._publish_and_store(frame)
 
     async def _publish_and_store(self, frame: ConversationFrame) -> None:
-        # Deltas stream while the question is being written; what is stored waits for it,
-        # so the stored order stays question, then its answer (and a lost question stops
-        # the answer here: the run reports it).
+        # The model is asked while the question is being written, but no frame of the answer
+        # leaves before the question is stored (the contract's order, on the wire as in the
+        # database); a lost question stops the answer here and the run reports it.
+        stored_question = self._stored_question
+        assert stored_question is not None
+        await asyncio.shield(stored_question)  # no loop turn once it is stored
         numbered = await self._ctx.publish(frame)
         if isinstance(numbered, AssistantDelta):
             return  # not stored: the answer's done carries the whole text
         record = frame_record(self._ctx.session_id, numbered)
         if record is not None:
-            assert self._stored_question is not None
-            await asyncio.shield(self._stored_question)
             await self._ctx.writer.write(record)
 
     async def _store_answer(self, done: AssistantDone) -> None:
