@@ -135,15 +135,22 @@ async def test_takeover_from_another_process_gets_the_rest_of_the_answer(
         seqs = _seqs(new_frames)
         assert seqs == sorted(set(seqs)) and seqs[0] > started["last_seq"] - 1
         await new.close()
-        stored = await _answers(b.url, session_id)
+        stored = await _answers(b.url, session_id, 1)
         assert [(e["content"], e["metadata"]["finish_reason"]) for e in stored] == [
             (done["content"], "stop")
         ]
 
 
-async def _answers(base_url: str, session_id: str) -> list[dict[str, Any]]:
-    events = await stored_events(base_url, session_id)
-    return [e for e in events if e["event_type"] == "assistant_message"]
+async def _answers(base_url: str, session_id: str, count: int) -> list[dict[str, Any]]:
+    """The session's stored answers, once `count` are there: an answer is written just after
+    its `assistant.done` goes out, by the process that ran it."""
+    async with asyncio.timeout(10):
+        while True:
+            events = await stored_events(base_url, session_id)
+            answers = [e for e in events if e["event_type"] == "assistant_message"]
+            if len(answers) >= count:
+                return answers
+            await asyncio.sleep(0.05)
 
 
 async def test_an_observer_on_another_process_sees_every_frame_the_writer_gets(
@@ -227,7 +234,7 @@ async def test_cancel_and_on_busy_from_another_process_reach_the_running_answer(
         answered = await next_of(second, "assistant.done")
         assert answered["finish_reason"] == "stop" and answered["content"].startswith("Hello")
         await second.close()
-        reasons = [e["metadata"]["finish_reason"] for e in await _answers(a.url, session_id)]
+        reasons = [e["metadata"]["finish_reason"] for e in await _answers(a.url, session_id, 3)]
         assert reasons == ["cancelled", "cancelled", "stop"]
 
 
