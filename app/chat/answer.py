@@ -100,20 +100,14 @@ class Answer:
         stored_question = self._stored_question
         assert stored_question is not None
         turn = self._turn = ctx.window.begin(self.message_id, self.question.content)
-        note = _note_first_id(turn)
-        if stored_question.done():
-            # Stored while it waited (queued): a callback would run only after the fold check.
-            note(stored_question)
-        else:
-            stored_question.add_done_callback(note)
         reason = self._cancel_reason
         if reason is None:
-            self._model = asyncio.get_running_loop().create_task(self._rounds(stored_question))
+            self._model = asyncio.get_running_loop().create_task(self._rounds())
             stored_question.add_done_callback(self._stop_if_lost)
             await asyncio.wait({self._model})
             reason = await self._outcome(self._model)
         try:
-            await stored_question
+            await self._question_stored()
         except StoreError as exc:
             return await self._question_lost(exc)
         done = await ctx.publish(self._state.done(reason))
@@ -171,14 +165,24 @@ class Answer:
         self.written.set_result(False)
         return done
 
-    async def _rounds(self, stored_question: asyncio.Future[EventRecord]) -> None:
+    async def _question_stored(self) -> EventRecord:
+        """The stored question, its id noted on the turn (a fold's range ends before it)."""
+        stored_question = self._stored_question
+        assert stored_question is not None
+        # Shielded: a cancelled answer must not cancel the write of its question.
+        stored = await asyncio.shield(stored_question)
+        if self._turn is not None:
+            self._turn.first_event_id = stored.id
+        return stored
+
+    async def _rounds(self) -> None:
         ctx = self._ctx
         specs = ctx.tools.specs()
         for round_number in range(ctx.options.max_tool_rounds + 1):
             # The last round offers no tools, so the model must answer in words.
             offered = specs if round_number < ctx.options.max_tool_rounds else []
             tools_tokens = estimate_tools(offered)
-            messages = await self._fit(stored_question, tools_tokens)
+            messages = await self._fit(tools_tokens)
             self._state.start_round()
             async for frame in self._stream(messages, offered):
                 await self._publish_and_store(frame)
@@ -190,9 +194,7 @@ class Answer:
                 return
             await self._run_tools()
 
-    async def _fit(
-        self, stored_question: asyncio.Future[EventRecord], tools_tokens: int
-    ) -> list[Message]:
+    async def _fit(self, tools_tokens: int) -> list[Message]:
         """The call's messages, after folding the oldest turns if they would not fit."""
         window = self._ctx.window
         messages = window.messages()
@@ -200,11 +202,7 @@ class Answer:
         if tokens <= window.budget.call_limit:
             return messages
         # The fold's range ends before this turn's question, so that must be stored first.
-        # Its id is noted here too: a question stored a moment ago has its done-callbacks
-        # scheduled but not yet run, and awaiting a finished future does not yield to them.
-        stored = await asyncio.shield(stored_question)
-        if self._turn is not None:
-            self._turn.first_event_id = stored.id
+        await self._question_stored()
         try:
             folded = await self._ctx.compactor.compact(
                 window, tokens_before=tokens, tools_tokens=tools_tokens
@@ -239,9 +237,7 @@ class Answer:
         # The model is asked while the question is being written, but no frame of the answer
         # leaves before the question is stored (the contract's order, on the wire as in the
         # database); a lost question stops the answer here and the run reports it.
-        stored_question = self._stored_question
-        assert stored_question is not None
-        await asyncio.shield(stored_question)  # no loop turn once it is stored
+        await self._question_stored()  # no loop turn once it is stored
         numbered = await self._ctx.publish(frame)
         if isinstance(numbered, AssistantDelta):
             return  # not stored: the answer's done carries the whole text
@@ -280,12 +276,3 @@ class Answer:
             )
         )
 
-
-def _note_first_id(turn: Turn) -> Callable[[asyncio.Future[EventRecord]], None]:
-    """Remember the stored question's id on its turn (a compaction's range ends before it)."""
-
-    def note(stored: asyncio.Future[EventRecord]) -> None:
-        if not stored.cancelled() and stored.exception() is None:
-            turn.first_event_id = stored.result().id
-
-    return note
