@@ -275,4 +275,3 @@ class Answer:
                 message_id=self.message_id,
             )
         )
-
