@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from app.chat.opening import open_session
 from app.chat.orphans import end_orphan, end_orphans
 from app.chat.services import HeldElsewhere as HeldElsewhere
 from app.chat.services import NotHere as NotHere
@@ -139,7 +140,7 @@ class Registry:
                 raise NotHere(session_id)
             await self._lease(session_id)
             try:
-                session = await Session.open(
+                session = await open_session(
                     self.services,
                     session_id=session_id,
                     user_id=user_id,

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from app import metrics
 from app.chat.answer import Answer, AnswerContext
 from app.chat.answers import AnswerQueue
 from app.chat.compaction import Compactor
-from app.chat.context import ContextWindow, window_from_events
+from app.chat.context import ContextWindow
 from app.chat.events import (
     Cancel,
     ClientFrame,
@@ -24,9 +22,8 @@ from app.chat.events import (
     UserMessage,
     UserMessageEcho,
 )
-from app.chat.loading import load_state
-from app.chat.records import client_message_ids
-from app.chat.replay import Encoded, StoredFrames, opened
+from app.chat.lifetime import Lifetime
+from app.chat.replay import Encoded, StoredFrames
 from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
 from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
 from app.chat.services import CLOSE_TAKEN_OVER as CLOSE_TAKEN_OVER
@@ -34,10 +31,7 @@ from app.chat.services import CLOSE_UNKNOWN_SESSION as CLOSE_UNKNOWN_SESSION
 from app.chat.services import Refused as Refused
 from app.chat.services import SessionServices as SessionServices
 from app.chat.subscriber import Subscriber
-from app.store.base import NewEvent, StoreError
 from app.vocabulary import ConnectionMode
-
-log = logging.getLogger(__name__)
 
 
 class Session:
@@ -53,29 +47,34 @@ class Session:
         window: ContextWindow,
         known: dict[str, str],
         last_seq: int,
-        active: bool,
         stored: StoredFrames,
     ) -> None:
         self.session_id = session_id
         self.user_id = user_id
         self.resumed = resumed
-        self.active = active
         self.last_seq = last_seq
         self.writer: Subscriber | None = None
         self.joining = 0
         self.closing = False  # the server is draining: no new answers
         self.on_idle: Callable[[Session], None] = lambda session: None
         self.on_end_failed: Callable[[str], None] = lambda session_id: None
-        self._fresh = not resumed
         self._services = services
         self._window = window
         self._known = known
         self._subscribers: set[Subscriber] = set()
-        self._answers = AnswerQueue(
-            limit=services.queue_limit, trim=self._trim, on_idle=self._check_idle
+        self._life = Lifetime(
+            services,
+            session_id=session_id,
+            user_id=user_id,
+            fresh=not resumed,
+            idle=lambda: self.writer is None and not self._answers.busy,
+            last_written=lambda: self._answers.last_written,
+            on_failed=lambda: self.on_end_failed(self.session_id),
+            on_ended=self._idle,
         )
-        self._ending: asyncio.Task[None] | None = None
-        self._grace: asyncio.TimerHandle | None = None
+        self._answers = AnswerQueue(
+            limit=services.queue_limit, trim=self._trim, on_idle=self._life.check_idle
+        )
         # What a replay sends of the finished turns: seeded at open, then each frame fanned out.
         self._stored = stored
         self._stop_listening = services.log.listen(session_id, self._fan_out)
@@ -97,49 +96,6 @@ class Session:
             ),
         )
 
-    @classmethod
-    async def open(
-        cls,
-        services: SessionServices,
-        *,
-        session_id: str,
-        user_id: str,
-        create: bool,
-        owner: str | None = None,
-    ) -> Session:
-        """Load a known session (NotFound unless `create`), or create it; not yet activated.
-
-        With an `owner`, a session of anyone else is NotFound, before its events are read.
-        """
-        options = services.options
-        state = await load_state(
-            services.store,
-            session_id,
-            user_id,
-            create=create,
-            owner=owner,
-            context_tokens=options.context_tokens,
-            parts=lambda: services.log.streamed_parts(session_id),
-        )
-        events, created = state.events, state.created
-        last = await services.log.open(session_id, floor=state.floor)
-        session = cls(
-            services,
-            session_id=session_id,
-            user_id=state.record.user_id,
-            resumed=not created,
-            window=window_from_events(
-                system_prompt=options.system_prompt,
-                context_tokens=options.context_tokens,
-                events=events,
-            ),
-            known=client_message_ids(events),
-            last_seq=last,
-            active=False,
-            stored=opened(events, complete=state.complete),
-        )
-        return session
-
     # Connections.
 
     def claim(self, subscriber: Subscriber, mode: ConnectionMode) -> None:
@@ -153,29 +109,12 @@ class Session:
             previous.mode = "observe"  # its leaving must not stop the answer
             previous.close(CLOSE_TAKEN_OVER, "taken over by a newer connection")
         self.writer = subscriber
-        if self._grace is not None:
-            self._grace.cancel()
-            self._grace = None
+        self._life.keep()
 
     async def activate(self) -> None:
         """Mark the session active (resuming it), after any end still being written."""
-        if self._ending is not None:
-            await asyncio.shield(self._ending)
-        if self.active:
-            return
-        store = self._services.store
-        start = NewEvent(
-            session_id=self.session_id,
-            event_type="session_start",
-            metadata={"resumed": not self._fresh, "user_id": self.user_id},
-        )
-        if self._fresh:
-            self._fresh = False  # created active a moment ago
-            await store.add_event(start)
-        else:
-            await asyncio.gather(store.reopen_session(self.session_id), store.add_event(start))
+        if await self._life.activate():
             self.resumed = True
-        self.active = True
 
     async def join(self, subscriber: Subscriber, *, after_seq: int | None) -> None:
         """Send `session.started`, the replay after `after_seq`, then live frames."""
@@ -213,8 +152,8 @@ class Session:
             self.writer = None
             if subscriber.on_disconnect == "cancel":
                 self._answers.cancel_all()
-            self._check_idle()
-        elif not self._subscribers and not self.active:
+            self._life.check_idle()
+        elif not self._subscribers and not self._life.active:
             self._idle()
 
     async def _replay(self, after_seq: int) -> tuple[list[Encoded], list[ConversationFrame]]:
@@ -311,44 +250,10 @@ class Session:
 
     # The end.
 
-    def _check_idle(self, *, grace_over: bool = False) -> None:
-        if self.writer is not None or self._answers.busy or not self.active:
-            return
-        if self._ending is not None or self._grace is not None:
-            return
-        grace = self._services.grace_seconds
-        if grace > 0 and not grace_over:
-            self._grace = asyncio.get_running_loop().call_later(grace, self._grace_over)
-        else:
-            self._ending = asyncio.get_running_loop().create_task(self._end("client closed"))
-
-    def _grace_over(self) -> None:
-        self._grace = None
-        self._check_idle(grace_over=True)
-
-    async def _end(self, reason: str) -> None:
-        self.active = False
-        try:
-            written = self._answers.last_written
-            if written is not None:
-                await asyncio.wait({written})
-            store = self._services.store
-            await store.add_event(
-                NewEvent(
-                    session_id=self.session_id,
-                    event_type="session_end",
-                    metadata={"reason": reason},
-                )
-            )
-            await store.end_session(self.session_id, end_time=datetime.now(UTC))
-            self._services.summarizer.schedule(self.session_id)
-        except StoreError as exc:
-            log.warning("session %s could not be ended yet: %s", self.session_id, exc)
-            self.on_end_failed(self.session_id)
-        finally:
-            self._ending = None
-            if not self._subscribers and not self.joining:
-                self._idle()
+    @property
+    def active(self) -> bool:
+        """True from activation until the session's end begins."""
+        return self._life.active
 
     def abandon(self) -> None:
         """Another process took the session over (this one was paused past its lease): stop.
@@ -357,7 +262,7 @@ class Session:
         ended or summarised here.
         """
         self.closing = True
-        self.active = False
+        self._life.active = False
         self._answers.cancel_all()
         for subscriber in tuple(self._subscribers):
             subscriber.close(CLOSE_SHUTTING_DOWN, "the session moved to another process")
@@ -365,7 +270,7 @@ class Session:
     @property
     def ending(self) -> asyncio.Task[None] | None:
         """The end being written, if any."""
-        return self._ending
+        return self._life.ending
 
     def _idle(self) -> None:
         if self.joining or self._subscribers or self.active or self._answers.busy:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import httpx
-from postgrest import APIError, APIResponse, AsyncRequestBuilder, AsyncSelectRequestBuilder
+from postgrest import AsyncRequestBuilder
 from postgrest.types import CountMethod
 from pydantic import SecretStr
-from supabase import AsyncClient, AsyncClientOptions, AsyncSupabaseException, acreate_client
 
 from app.config import Settings
 from app.store.base import (
@@ -21,21 +18,12 @@ from app.store.base import (
     NotFound,
     SessionRecord,
     SessionStatus,
-    StoreError,
     Unavailable,
 )
 from app.store.batching import GroupCommitter
-from app.store.sql_errors import Failure, classify_sqlstate, error_for
+from app.store.supabase_requests import PostgrestRequests, Query, Row, data
+from app.store.supabase_rows import event_record, event_values, session_record
 
-log = logging.getLogger(__name__)
-Row = dict[str, Any]
-Query = AsyncSelectRequestBuilder
-
-SCHEMA_HINT = (
-    "the tables 'sessions' and 'session_events' are missing: open the project's SQL editor "
-    "(Dashboard > SQL Editor), paste sql/schema.sql and run it"
-)
-_MISSING_TABLE = {"42P01", "PGRST205"}
 # Supabase caps a response at 1000 rows by default; turn counts page below that cap.
 _PAGE = 1000
 # Keeps `in.(…)` filters well under the URL lengths gateways accept.
@@ -48,11 +36,7 @@ class SupabaseStore:
     name = "supabase"
 
     def __init__(self, url: str, key: SecretStr, *, timeout: float = 30.0) -> None:
-        self._url = url
-        self._key = key
-        self._timeout = timeout
-        self._http: httpx.AsyncClient | None = None
-        self._client: AsyncClient | None = None
+        self._api = PostgrestRequests(url, key, timeout=timeout)
         self._events = GroupCommitter(
             self._insert_events, self._insert_event, fails_batch=(Unavailable,)
         )
@@ -66,27 +50,10 @@ class SupabaseStore:
 
     async def open(self) -> None:
         """Create the client and check that both tables answer (it cannot create them)."""
-        self._http = httpx.AsyncClient(
-            http2=True,
-            timeout=httpx.Timeout(self._timeout, connect=5.0),
-            event_hooks={"response": [_refuse_rejected_key]},
-        )
-        # Our own httpx client (closed in `close`), no retry sleeps, no auth session timers.
-        options = AsyncClientOptions(
-            httpx_client=self._http,
-            postgrest_client_retry=False,
-            auto_refresh_token=False,
-            persist_session=False,
-        )
         try:
-            self._client = await acreate_client(
-                self._url, self._key.get_secret_value(), options=options
-            )
+            await self._api.open()
             await self.ping()
             await self._rows(self._table("session_events").select("id").limit(1))
-        except AsyncSupabaseException as exc:
-            await self.close()
-            raise Unavailable(f"SUPABASE_URL is not usable: {exc.message}") from exc
         except BaseException:
             await self.close()
             raise
@@ -94,8 +61,7 @@ class SupabaseStore:
     async def close(self) -> None:
         """Finish queued writes and close the HTTP connections."""
         await self._events.close()
-        if self._http is not None:
-            await self._http.aclose()
+        await self._api.close()
 
     async def ping(self) -> None:
         """Read at most one session id; Unavailable when that fails."""
@@ -113,7 +79,7 @@ class SupabaseStore:
             "metadata": metadata or {},
         }
         rows = await self._rows(self._table("sessions").insert(values), session_id=session_id)
-        return _session(rows[0], turns=0)
+        return session_record(rows[0], turns=0)
 
     async def get_session(self, session_id: str) -> SessionRecord:
         """Return one session; NotFound when unknown."""
@@ -169,7 +135,7 @@ class SupabaseStore:
         rows = await self._rows(query)
         if not rows:
             await self._require_session(session_id)
-        return [_event(row) for row in rows]
+        return [event_record(row) for row in rows]
 
     async def tail_events(
         self, session_id: str, *, limit: int = 1000, before_id: int | None = None
@@ -181,7 +147,7 @@ class SupabaseStore:
         rows = await self._rows(query.order("id", desc=True).limit(limit))
         if not rows:
             await self._require_session(session_id)
-        return [_event(row) for row in reversed(rows)]
+        return [event_record(row) for row in reversed(rows)]
 
     async def export_events(
         self,
@@ -207,13 +173,13 @@ class SupabaseStore:
             return query.order("id").limit(limit)
 
         if user_id is None:
-            return [_event(row) for row in await self._rows(page(None))]
+            return [event_record(row) for row in await self._rows(page(None))]
         ids = await self._session_ids_of(user_id)
         chunks = [ids[i : i + _IDS_PER_REQUEST] for i in range(0, len(ids), _IDS_PER_REQUEST)]
         # Each chunk's next page, merged: the smallest ids of them all are the next page.
         pages = await asyncio.gather(*(self._rows(page(chunk)) for chunk in chunks))
         rows = sorted((row for found in pages for row in found), key=lambda row: int(row["id"]))
-        return [_event(row) for row in rows[:limit]]
+        return [event_record(row) for row in rows[:limit]]
 
     async def _session_ids_of(self, user_id: str) -> list[str]:
         """Every session id of one user, paged under the server's row cap."""
@@ -243,13 +209,13 @@ class SupabaseStore:
 
     async def _insert_events(self, batch: list[NewEvent]) -> list[EventRecord]:
         """Insert a batch in one request (one statement, so all or none)."""
-        rows = await self._rows(self._table("session_events").insert(_event_values(batch)))
+        rows = await self._rows(self._table("session_events").insert(event_values(batch)))
         # One INSERT numbers its rows in input order; sorting guards the answer's order.
-        return [_event(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
+        return [event_record(row) for row in sorted(rows, key=lambda row: int(row["id"]))]
 
     async def _insert_event(self, event: NewEvent) -> EventRecord:
-        query = self._table("session_events").insert(_event_values([event])[0])
-        return _event((await self._rows(query, session_id=event.session_id))[0])
+        query = self._table("session_events").insert(event_values([event])[0])
+        return event_record((await self._rows(query, session_id=event.session_id))[0])
 
     async def _update(self, session_id: str, values: Row) -> SessionRecord:
         query = self._table("sessions").update(values).eq("session_id", session_id)
@@ -271,7 +237,7 @@ class SupabaseStore:
         chunks = [ids[i : i + _IDS_PER_REQUEST] for i in range(0, len(ids), _IDS_PER_REQUEST)]
         counts = await asyncio.gather(*(self._count_turns(chunk) for chunk in chunks))
         turns = sum(counts, Counter[str]())
-        return [_session(row, turns=turns[row["session_id"]]) for row in rows]
+        return [session_record(row, turns=turns[row["session_id"]]) for row in rows]
 
     async def _count_turns(self, session_ids: list[str]) -> Counter[str]:
         """User messages per session, paged so the server's row cap cannot cut the count."""
@@ -286,81 +252,14 @@ class SupabaseStore:
                 .order("id")
                 .range(fetched, fetched + _PAGE - 1)
             )
-            response = await self._send(query)
-            turns.update(str(row["session_id"]) for row in _data(response))
+            response = await self._api.send(query)
+            turns.update(str(row["session_id"]) for row in data(response))
             fetched += len(response.data)
             if not response.data or fetched >= (response.count or 0):
                 return turns
 
     def _table(self, name: str) -> AsyncRequestBuilder:
-        if self._client is None:
-            raise Unavailable("storage is not open")
-        return self._client.table(name)
+        return self._api.table(name)
 
     async def _rows(self, query: Query, *, session_id: str = "") -> list[Row]:
-        return _data(await self._send(query, session_id=session_id))
-
-    async def _send(self, query: Query, *, session_id: str = "") -> APIResponse:
-        """Run one request; the client's and httpx's errors become the store's own."""
-        try:
-            return await query.execute()
-        except APIError as exc:
-            raise _translate(exc, session_id) from exc
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
-            raise Unavailable(
-                f"Supabase refused the key (HTTP {status}): set SUPABASE_SERVICE_ROLE_KEY to the "
-                "project's service_role (secret) key, not the anon (publishable) one"
-            ) from exc
-        except httpx.TransportError as exc:
-            log.warning("Supabase at %s is unreachable: %s: %s", self._url, type(exc).__name__, exc)
-            raise Unavailable(f"Supabase at {self._url} is unreachable") from exc
-
-
-async def _refuse_rejected_key(response: httpx.Response) -> None:
-    # Gateways answer a bad key with bodies the PostgREST client cannot classify; the status can.
-    if response.status_code in (401, 403):
-        response.raise_for_status()
-
-
-def _translate(exc: APIError, session_id: str) -> StoreError:
-    """The store's error for a PostgREST error body (its text goes to the log only)."""
-    code = exc.code or ""
-    if code in _MISSING_TABLE:
-        return Unavailable(f"Supabase is not set up: {SCHEMA_HINT}")
-    log.warning("Supabase refused a request: %s %s", code, str(exc.message)[:300])
-    # PGRST1xx: PostgREST could not read the request (a body it cannot parse, say).
-    kind = Failure.INVALID if code.startswith("PGRST1") else classify_sqlstate(code)
-    return error_for(kind, session_id=session_id or None)
-
-
-def _data(response: APIResponse) -> list[Row]:
-    return cast(list[Row], response.data)
-
-
-def _utc(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
-
-
-def _session(row: Row, *, turns: int) -> SessionRecord:
-    times = {"start_time": _utc(row["start_time"]), "end_time": _utc(row.get("end_time"))}
-    return SessionRecord.model_validate({**row, **times, "turns": turns})
-
-
-def _event(row: Row) -> EventRecord:
-    return EventRecord.model_validate({**row, "created_at": _utc(row["created_at"])})
-
-
-def _event_values(events: list[NewEvent]) -> list[Row]:
-    now = datetime.now(UTC).isoformat()
-    return [
-        {
-            "session_id": event.session_id,
-            "event_type": event.event_type,
-            "role": event.resolved_role,
-            "content": event.content,
-            "metadata": event.metadata,
-            "created_at": now,
-        }
-        for event in events
-    ]
+        return await self._api.rows(query, session_id=session_id)
