@@ -132,6 +132,51 @@ def window_from_events(
     )
 
 
+class StoredContext:
+    """A session's context as its open read it: rebuilt into a window on first use, so that
+    an open's replay goes out before that work."""
+
+    def __init__(
+        self, *, system_prompt: str, context_tokens: int, events: list[EventRecord]
+    ) -> None:
+        """Keep the events an open read until `window` is first asked for."""
+        self._system_prompt = system_prompt
+        self._context_tokens = context_tokens
+        self._events: list[EventRecord] | None = events
+        self._window: ContextWindow | None = None
+        self._stored_messages = stored_message_count(events)
+
+    @property
+    def window(self) -> ContextWindow:
+        """The window, built from the stored events the first time (and the events let go of)."""
+        if self._window is None:
+            self._window = window_from_events(
+                system_prompt=self._system_prompt,
+                context_tokens=self._context_tokens,
+                events=self._events or [],
+            )
+            self._events = None
+        return self._window
+
+    @property
+    def message_count(self) -> int:
+        """The window's `message_count`, also before it is built."""
+        if self._window is None:
+            return self._stored_messages
+        return self._window.message_count
+
+
+def stored_message_count(events: list[EventRecord]) -> int:
+    """What `message_count` of the window built from `events` is, without building it: the
+    user and assistant text messages after the latest summary (tool traffic has no text)."""
+    _, rest = after_summary(events)
+    return sum(
+        1
+        for event in rest
+        if event.event_type in ("user_message", "assistant_message") and event.content
+    )
+
+
 def stored_ratio(events: list[EventRecord]) -> float:
     """How much more the provider counted than the estimate, as the latest answer stored it."""
     for event in reversed(events):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.chat.context import window_from_events
+from app.chat.context import StoredContext
 from app.chat.loading import load_state
 from app.chat.records import client_message_ids
 from app.chat.replay import opened
@@ -39,7 +39,7 @@ async def open_session(
         session_id=session_id,
         user_id=state.record.user_id,
         resumed=not state.created,
-        window=window_from_events(
+        context=StoredContext(
             system_prompt=options.system_prompt,
             context_tokens=options.context_tokens,
             events=events,

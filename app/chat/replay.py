@@ -1,7 +1,8 @@
 """The frames of a live session's finished turns, encoded once, so that a replay reads no storage.
 
 A session opened from storage is seeded with the events its open read (encoded when the
-first replay needs them, let go of unencoded when its first connection replays nothing);
+first replay needs them, a chunk at a time in seq order so that the first frames leave
+while the rest is encoded; let go of unencoded when its first connection replays nothing);
 from then on every numbered frame it fans out is added as it leaves (the deltas excepted:
 a replay of a finished answer sends its `assistant.done`, which carries the whole text).
 Frames are kept in their stored form (what `event_frame` makes of the stored event), so a
@@ -58,11 +59,16 @@ class StoredFrames:
         self._seqs: list[int] = []
         self._texts: list[str] = []
         self._opened: list[EventRecord] | None = events or None
+        # The open's numbered events in seq order, once a replay needs them, and how many of
+        # them are encoded. Frames fanned out since the open all carry higher seqs.
+        self._pending: list[tuple[int, EventRecord]] = []
+        self._encoded = 0
 
     def let_go_of_open(self) -> None:
         """Drop the open's events unencoded, if no replay has needed them: a replay reaching
         below the frames fanned out since reads the log (once)."""
         if self._opened is None:
+            self._encode_pending(len(self._pending))  # a replay that stopped early
             return
         seqs = [e.metadata.get("seq") for e in self._opened]
         highest = max((seq for seq in seqs if isinstance(seq, int)), default=0)
@@ -77,7 +83,21 @@ class StoredFrames:
 
     def between(self, after_seq: int, before_seq: int) -> list[Encoded]:
         """The frames with `after_seq < seq < before_seq`, in seq order."""
-        self._encode_open()
+        self._start_encoding()
+        self._encode_pending(len(self._pending))
+        return self._held(after_seq, before_seq)
+
+    def next_frames(
+        self, after_seq: int, before_seq: int, *, count: int
+    ) -> tuple[list[Encoded], int]:
+        """The next frames above `after_seq` in seq order, encoding about `count` more of the
+        open's events, and the seq below which every frame is given (`before_seq` at the end)."""
+        self._start_encoding()
+        through = self._encode_pending(count)
+        bound = min(before_seq, through + 1)
+        return self._held(after_seq, bound), bound
+
+    def _held(self, after_seq: int, before_seq: int) -> list[Encoded]:
         start = bisect.bisect_right(self._seqs, after_seq)
         end = bisect.bisect_left(self._seqs, before_seq, lo=start)
         return list(zip(self._seqs[start:end], self._texts[start:end], strict=True))
@@ -86,17 +106,32 @@ class StoredFrames:
         """Make sure every frame above `to_seq` is held: read the rest of the log once if not."""
         if to_seq >= self.floor_seq:
             return
-        self._encode_open()
         while self._read_below != 0:
             older = await store.tail_events(session_id, limit=_PAGE, before_id=self._read_below)
             self._add_events(older)
             self._read_below = older[0].id if len(older) == _PAGE else 0
         self.floor_seq = 0
 
-    def _encode_open(self) -> None:
+    def _start_encoding(self) -> None:
         if self._opened is not None:
-            self._add_events(self._opened)
+            numbered = ((e.metadata.get("seq"), e) for e in self._opened)
+            self._pending = sorted(
+                ((seq, e) for seq, e in numbered if isinstance(seq, int)), key=lambda p: p[0]
+            )
+            self._encoded = 0
             self._opened = None
+
+    def _encode_pending(self, count: int) -> int:
+        """Encode up to `count` more of the open's events; the highest seq up to which all
+        are held (sys.maxsize once none is left)."""
+        end = min(len(self._pending), self._encoded + count)
+        self._add_events([event for _, event in self._pending[self._encoded : end]])
+        self._encoded = end
+        if end < len(self._pending):
+            return self._pending[end][0] - 1
+        self._pending = []
+        self._encoded = 0
+        return sys.maxsize
 
     def _add_events(self, events: list[EventRecord]) -> None:
         for event in events:

@@ -10,7 +10,7 @@ from app import metrics
 from app.chat.answer import Answer, AnswerContext
 from app.chat.answers import AnswerQueue
 from app.chat.compaction import Compactor
-from app.chat.context import ContextWindow
+from app.chat.context import StoredContext
 from app.chat.events import (
     Cancel,
     ClientFrame,
@@ -23,7 +23,7 @@ from app.chat.events import (
     UserMessageEcho,
 )
 from app.chat.lifetime import Lifetime
-from app.chat.replay import Encoded, StoredFrames
+from app.chat.replay import StoredFrames
 from app.chat.services import CLOSE_ALREADY_CONNECTED as CLOSE_ALREADY_CONNECTED
 from app.chat.services import CLOSE_SHUTTING_DOWN as CLOSE_SHUTTING_DOWN
 from app.chat.services import CLOSE_TAKEN_OVER as CLOSE_TAKEN_OVER
@@ -32,6 +32,9 @@ from app.chat.services import Refused as Refused
 from app.chat.services import SessionServices as SessionServices
 from app.chat.subscriber import Subscriber
 from app.vocabulary import ConnectionMode
+
+# Stored frames a replay encodes before it lets them leave (the first go out at once).
+_CHUNK = 100
 
 
 class Session:
@@ -44,7 +47,7 @@ class Session:
         session_id: str,
         user_id: str,
         resumed: bool,
-        window: ContextWindow,
+        context: StoredContext,
         known: dict[str, str],
         last_seq: int,
         stored: StoredFrames,
@@ -59,7 +62,8 @@ class Session:
         self.on_idle: Callable[[Session], None] = lambda session: None
         self.on_end_failed: Callable[[str], None] = lambda session_id: None
         self._services = services
-        self._window = window
+        self._context = context
+        self._ctx: AnswerContext | None = None
         self._known = known
         self._subscribers: set[Subscriber] = set()
         self._life = Lifetime(
@@ -78,23 +82,29 @@ class Session:
         # What a replay sends of the finished turns: seeded at open, then each frame fanned out.
         self._stored = stored
         self._stop_listening = services.log.listen(session_id, self._fan_out)
-        self._ctx = AnswerContext(
-            session_id=session_id,
-            store=services.store,
-            writer=services.writer,
-            provider=services.provider,
-            tools=services.tools,
-            options=services.options,
-            publish=self._publish,
-            window=window,
-            compactor=Compactor(
-                session_id=session_id,
+
+    def _answer_context(self) -> AnswerContext:
+        """What every answer of the session shares; its window is rebuilt on first need."""
+        if self._ctx is None:
+            services = self._services
+            self._ctx = AnswerContext(
+                session_id=self.session_id,
                 store=services.store,
                 writer=services.writer,
                 provider=services.provider,
+                tools=services.tools,
+                options=services.options,
                 publish=self._publish,
-            ),
-        )
+                window=self._context.window,
+                compactor=Compactor(
+                    session_id=self.session_id,
+                    store=services.store,
+                    writer=services.writer,
+                    provider=services.provider,
+                    publish=self._publish,
+                ),
+            )
+        return self._ctx
 
     # Connections.
 
@@ -112,9 +122,11 @@ class Session:
         self._life.keep()
 
     async def activate(self) -> None:
-        """Mark the session active (resuming it), after any end still being written."""
+        """Mark the session active (resuming it), after any end still being written; then
+        rebuild its model context (the writes come first, so a replay goes out meanwhile)."""
         if await self._life.activate():
             self.resumed = True
+        self._answer_context()
 
     async def join(self, subscriber: Subscriber, *, after_seq: int | None) -> None:
         """Send `session.started`, the replay after `after_seq`, then live frames."""
@@ -125,7 +137,7 @@ class Session:
                 session_id=self.session_id,
                 user_id=self.user_id,
                 resumed=self.resumed,
-                history=self._window.message_count,
+                history=self._context.message_count,
                 last_seq=self.last_seq,
                 mode=subscriber.mode,
             )
@@ -133,14 +145,7 @@ class Session:
         self.resumed = True  # whoever joins from now on finds a known session
         try:
             if after_seq is not None:
-                stored, live = await self._replay(after_seq)
-                metrics.replayed(len(stored) + len(live))
-                for seq, text in stored:
-                    await subscriber.outbox.wait_for_room()
-                    subscriber.replay_encoded(seq, text)
-                for frame in live:
-                    await subscriber.outbox.wait_for_room()
-                    subscriber.replay(frame)
+                await self._replay(subscriber, after_seq)
         finally:
             subscriber.release()
             self._stored.let_go_of_open()  # kept only for a first connection's replay
@@ -156,14 +161,28 @@ class Session:
         elif not self._subscribers and not self._life.active:
             self._idle()
 
-    async def _replay(self, after_seq: int) -> tuple[list[Encoded], list[ConversationFrame]]:
-        """The finished turns' frames above `after_seq` (encoded), then the log's tail."""
+    async def _replay(self, subscriber: Subscriber, after_seq: int) -> None:
+        """Send the finished turns' frames above `after_seq` (encoded), then the log's tail."""
         tail = await self._services.log.tail(self.session_id, after_seq=after_seq)
-        if after_seq + 1 >= tail.first_seq:
-            return [], tail.frames
-        # Everything below the tail is stored and, from the open or the fan-out, held here.
-        await self._stored.reach_down(self._services.store, self.session_id, to_seq=after_seq)
-        return self._stored.between(after_seq, tail.first_seq), tail.frames
+        sent = 0
+        if after_seq + 1 < tail.first_seq:
+            # Everything below the tail is stored and, from the open or the fan-out, held here.
+            await self._stored.reach_down(self._services.store, self.session_id, to_seq=after_seq)
+            low = after_seq
+            while True:
+                frames, bound = self._stored.next_frames(low, tail.first_seq, count=_CHUNK)
+                for seq, text in frames:
+                    await subscriber.outbox.wait_for_room()
+                    subscriber.replay_encoded(seq, text)
+                sent += len(frames)
+                if bound >= tail.first_seq:
+                    break
+                low = bound - 1
+                await asyncio.sleep(0)  # this chunk leaves while the next one is encoded
+        for frame in tail.frames:
+            await subscriber.outbox.wait_for_room()
+            subscriber.replay(frame)
+        metrics.replayed(sent + len(tail.frames))
 
     # Frames from connections.
 
@@ -216,7 +235,7 @@ class Session:
             )
         )
         assert isinstance(echo, UserMessageEcho)
-        answer = Answer(self._ctx, echo)
+        answer = Answer(self._answer_context(), echo)
         answer.store_question()  # at once, not when its turn comes: a queued one survives a crash
         self._answers.place(answer, message.on_busy)
 
