@@ -83,3 +83,43 @@ async def test_an_open_let_go_of_is_read_back_once_when_a_replay_reaches_below_i
     await held.reach_down(log, "s", to_seq=0)  # type: ignore[arg-type]
     assert log.reads == 1
     assert [seq for seq, _ in held.between(0, 500)] == list(range(1, 402))
+
+
+def _stream(held: StoredFrames, after_seq: int, before_seq: int, count: int) -> list[int]:
+    """What a replay sends, a chunk at a time, as Session._replay takes them."""
+    sent: list[int] = []
+    low = after_seq
+    while True:
+        frames, bound = held.next_frames(low, before_seq, count=count)
+        sent.extend(seq for seq, _ in frames)
+        if bound >= before_seq:
+            return sent
+        low = max(low, bound - 1)
+        # A frame fanned out meanwhile (its seq above every stored one) waits its turn.
+        held.record(UserMessageEcho(message_id="live", content="q", seq=10_000 + len(sent)))
+
+
+@given(
+    st.permutations(list(range(1, 121))),
+    st.integers(0, 130),
+    st.integers(1, 50),
+)
+def test_a_replay_in_chunks_sends_every_frame_above_after_seq_once_in_seq_order(
+    seqs: list[int], after_seq: int, count: int
+) -> None:
+    # Stored in id order, numbered in any order (a queued message is stored before older seqs).
+    events = [_event(i, seq) for i, seq in enumerate(seqs, start=1)]
+    held = opened(events, complete=True)
+    sent = _stream(held, after_seq, 20_000, count)
+    stored = [seq for seq in range(after_seq + 1, 121)]
+    assert sent[: len(stored)] == stored
+    assert sent == sorted(set(sent))
+    assert [seq for seq, _ in held.between(0, 121)] == list(range(1, 121))
+
+
+def test_a_replay_that_stopped_early_leaves_every_frame_held_for_the_next() -> None:
+    held = opened([_event(i, i) for i in range(1, 301)], complete=True)
+    frames, bound = held.next_frames(0, 1000, count=10)
+    assert [seq for seq, _ in frames] == list(range(1, 11)) and bound == 11
+    held.let_go_of_open()
+    assert [seq for seq, _ in held.between(0, 1000)] == list(range(1, 301))

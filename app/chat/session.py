@@ -122,11 +122,9 @@ class Session:
         self._life.keep()
 
     async def activate(self) -> None:
-        """Mark the session active (resuming it), after any end still being written; then
-        rebuild its model context (the writes come first, so a replay goes out meanwhile)."""
+        """Mark the session active (resuming it), after any end still being written."""
         if await self._life.activate():
             self.resumed = True
-        self._answer_context()
 
     async def join(self, subscriber: Subscriber, *, after_seq: int | None) -> None:
         """Send `session.started`, the replay after `after_seq`, then live frames."""
@@ -149,6 +147,9 @@ class Session:
         finally:
             subscriber.release()
             self._stored.let_go_of_open()  # kept only for a first connection's replay
+            if subscriber is self.writer:
+                # The model's context is rebuilt once the replay has been handed to the outbox.
+                asyncio.get_running_loop().call_soon(self._answer_context)
 
     def leave(self, subscriber: Subscriber) -> None:
         """A connection has gone; the writer's going may stop the answer and end the session."""
@@ -177,7 +178,7 @@ class Session:
                 sent += len(frames)
                 if bound >= tail.first_seq:
                     break
-                low = bound - 1
+                low = max(low, bound - 1)
                 await asyncio.sleep(0)  # this chunk leaves while the next one is encoded
         for frame in tail.frames:
             await subscriber.outbox.wait_for_room()
