@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from app.chat.budget import Budget, Counted, fold_count, project
-from app.chat.context import ContextWindow, stored_ratio, window_from_events
+from app.chat.context import ContextWindow, StoredContext, stored_ratio, window_from_events
 from app.chat.folding import fold_prompt, local_fold
 from app.chat.history import (
     ContextSummary,
@@ -184,3 +187,29 @@ def test_the_fold_prompt_stays_within_its_budget_and_the_local_fold_is_determini
     folded = local_fold(ContextSummary("an earlier line", 1), turns, max_tokens=60)
     assert folded == local_fold(ContextSummary("an earlier line", 1), turns, max_tokens=60)
     assert estimate_text(folded) <= 60 and "Turn 39" in folded
+
+
+_TURNS = st.lists(
+    st.tuples(
+        st.sampled_from(["", "q"]), st.sampled_from(["", "a"]), st.integers(0, 2), st.booleans()
+    ),
+    max_size=12,
+)
+
+
+@given(_TURNS, _TURNS)
+def test_a_reopened_session_counts_its_history_as_the_window_it_rebuilds_later(
+    before: list[tuple[str, str, int, bool]], after: list[tuple[str, str, int, bool]]
+) -> None:
+    log = Log()
+    for question, answer, calls, cut in before:
+        log.turn(question, answer, calls=calls, cut=cut)
+    if log.events:
+        log.add("context_summary", "folded", covers_through_id=log.events[-1].id)
+    for question, answer, calls, cut in after:
+        log.turn(question, answer, calls=calls, cut=cut)
+    context = StoredContext(system_prompt="Be brief.", context_tokens=1000, events=log.events)
+    counted = context.message_count
+    built = window_from_events(system_prompt="Be brief.", context_tokens=1000, events=log.events)
+    assert counted == built.message_count == context.window.message_count
+    assert context.message_count == counted

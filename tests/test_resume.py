@@ -87,6 +87,33 @@ async def test_seqs_go_on_rising_across_a_server_restart(
     await again.close()
 
 
+async def test_a_long_compacted_session_replays_every_stored_frame_in_order_after_a_restart(
+    settings: Settings, server_factory: ServerFactory
+) -> None:
+    # A small context budget: the session compacts, so its reopening reads only the log's
+    # end and the replay reaches below it; over 100 frames, so it goes out in chunks.
+    small = settings.model_copy(update={"llm_context_tokens": 600})
+    server = server_factory(small)
+    ws, _ = await open_session(server.url, "r-long-restart")
+    sent: list[dict[str, Any]] = []
+    for number in range(60):
+        text = "Do we have any mice in stock?" if number % 9 == 0 else f"Question {number}?"
+        sent += await ask(ws, text)
+    await ws.close()
+    await wait_for_summary(server.url, "r-long-restart")
+    server.stop()
+    stored = [f for f in sent if "seq" in f and f["type"] != "assistant.delta"]
+    assert any(f["type"] == "context.compacted" for f in stored) and len(stored) > 200
+    again, started = await open_session(server_factory(small).url, "r-long-restart", after_seq=0)
+    assert started["last_seq"] == stored[-1]["seq"]
+    replayed = [await receive(again) for _ in stored]
+    assert [(f["type"], f["seq"]) for f in replayed] == [(f["type"], f["seq"]) for f in stored]
+    assert [f.get("content") for f in replayed] == [f.get("content") for f in stored]
+    after = await ask(again, "Still there?")
+    assert min(_seqs(after)) > stored[-1]["seq"]
+    await again.close()
+
+
 async def _slow(
     settings: Settings, server_factory: ServerFactory, **update: Any
 ) -> BackgroundServer:
