@@ -106,16 +106,14 @@ class Registry:
         try:
             session.claim(subscriber, mode)
             try:
-                # The replay needs nothing the activation writes: it goes out meanwhile, and
-                # the connection's frames are read only once the session is active.
-                activation = (
-                    None if mode == "observe" else asyncio.ensure_future(session.activate())
-                )
+                # The replay needs nothing the activation writes: it is queued first, and goes
+                # out while the activation is written; the connection's frames are read only
+                # once the session is active.
                 try:
                     await session.join(subscriber, after_seq=after_seq)
                 finally:
-                    if activation is not None:
-                        await activation
+                    if mode != "observe":
+                        await session.activate()
             except BaseException:
                 session.leave(subscriber)
                 raise
