@@ -4,8 +4,9 @@ The model (bench/sse_model.py, its own process) answers after T = 200 ms and the
 token every 20 ms. "direct": this process calls it with the `openai` SDK (one client on
 its aiohttp transport, as the provider, chunks read as JSON), time to the first content
 chunk. "server": the same question as a user message on the server's WebSocket, time to
-the first `assistant.delta`. The two alternate within each round (the order flips every round): at C = 1 one question per
-round and many rounds, at larger C one question on each of C sessions per round.
+the first `assistant.delta`. The two alternate within each round (the order flips every
+round): at C = 1 one question per round and many rounds, at larger C one question on each
+of C sessions per round.
 
 Every question carries a unique tag, and the stand-in times each request it gets on the
 machine's monotonic clock, which every process shares: so each sample splits into the
