@@ -1,11 +1,12 @@
 """The realistic path: the `openai` provider against a paced OpenAI-format model.
 
 The model (bench/sse_model.py, its own process) answers after T = 200 ms and then gives a
-token every 20 ms. "direct": this process calls it with the `openai` SDK (one client and
-pool, chunks read as JSON), time to the first content chunk. "server": the same question as a
-user message on the server's WebSocket, time to the first `assistant.delta`. The two
-alternate within each round (the order flips every round): at C = 1 one question per
-round and many rounds, at larger C one question on each of C sessions per round.
+token every 20 ms. "direct": this process calls it with the `openai` SDK (one client on
+its aiohttp transport, as the provider, chunks read as JSON), time to the first content
+chunk. "server": the same question as a user message on the server's WebSocket, time to
+the first `assistant.delta`. The two alternate within each round (the order flips every
+round): at C = 1 one question per round and many rounds, at larger C one question on each
+of C sessions per round.
 
 Every question carries a unique tag, and the stand-in times each request it gets on the
 machine's monotonic clock, which every process shares: so each sample splits into the
@@ -260,14 +261,16 @@ async def main() -> None:
                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/path.db",
             }
             server = Server(env, ws="websockets-sansio", loop="uvloop")
-            # Every connection of a round kept for the next (the SDK's default keeps 100).
+            # Every connection of a round kept for the next (the SDK's default keeps 100); the
+            # aiohttp transport, as the provider's: over httpx this client's own CPU made the
+            # baseline itself late at C = 200.
             limits = type(openai.DEFAULT_CONNECTION_LIMITS)(
                 max_connections=1000, max_keepalive_connections=1000
             )
             client = AsyncOpenAI(
                 base_url=base_url,
                 api_key="bench",
-                http_client=openai.DefaultAsyncHttpxClient(limits=limits),
+                http_client=openai.DefaultAioHttpClient(limits=limits),
             )
             http = httpx.AsyncClient()
             try:

@@ -257,7 +257,8 @@ async def test_closing_the_consumer_closes_the_server_stream(
     stream = provider.stream(HELLO, [])
     assert await anext(stream) == TextDelta("tick ")
     await stream.aclose()
-    assert openai_server.wait_for_disconnect()
+    # aiohttp closes the socket on the loop's next turn, so the wait must not block the loop.
+    assert await asyncio.to_thread(openai_server.wait_for_disconnect)
 
 
 async def test_cancelling_the_consumer_task_closes_the_server_stream(

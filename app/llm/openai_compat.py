@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator
@@ -38,14 +37,14 @@ _FINISH_REASONS: dict[str, ModelFinishReason] = {
 # Chunks are read as JSON without a schema, so a malformed one surfaces as one of these.
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError)
 _SECRET_LIKE = re.compile(r"\b(?:sk|gsk)-[A-Za-z0-9_*.\-]{6,}")
-# The HTTP pool checks every one of its connections whenever a request starts or a response
-# ends, so 200 streams in one pool cost 40,000 checks a round (eight pools cut the CPU per
-# answer of 200 streams at once by about 40 %): each stream takes the pool with the fewest.
-# Each pool keeps all its connections between requests (the SDK's own keeps 100 of 1,000,
-# so past 100 answers at once each would open one, TLS included).
-_POOLS = 8
+# The stream goes through the SDK's aiohttp transport: with httpx/httpcore/anyio each chunk
+# cost several layers of Python, and the pool checked every one of its connections whenever
+# a request started or a response ended (200 streams in one pool: 40,000 checks a round);
+# aiohttp's reader is C and its pool a queue per host (docs/performance.md, openai). Every
+# connection is kept between requests (the SDK's default keeps 100 of 1,000, so past 100
+# answers at once each would open one, TLS included).
 _LIMITS = type(openai.DEFAULT_CONNECTION_LIMITS)(
-    max_connections=1000 // _POOLS, max_keepalive_connections=1000 // _POOLS
+    max_connections=1000, max_keepalive_connections=1000
 )
 
 
@@ -69,17 +68,13 @@ class OpenAICompatProvider:
         self._api_key = api_key or _NO_KEY
         self._temperature = temperature
         self._timeout = timeout
-        self._clients = [
-            AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
-                http_client=openai.DefaultAsyncHttpxClient(limits=_LIMITS),
-            )
-            for _ in range(_POOLS)
-        ]
-        self._streams = [0] * _POOLS  # open streams per pool
+        self._client = AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=openai.DefaultAioHttpClient(limits=_LIMITS),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAICompatProvider:
@@ -98,29 +93,23 @@ class OpenAICompatProvider:
         self, messages: list[Message], tools: list[ToolSpec]
     ) -> AsyncGenerator[StreamItem, None]:
         """Stream one round; the HTTP stream is closed as soon as the consumer stops."""
-        pool = self._streams.index(min(self._streams))
-        self._streams[pool] += 1
+        stream = await self._open(messages, tools)
+        state = _RoundState()
         try:
-            stream = await self._open(self._clients[pool], messages, tools)
-            state = _RoundState()
-            try:
-                async for chunk in stream:
-                    for text in state.add(chunk):
-                        yield TextDelta(text)
-            except (openai.OpenAIError, httpx.HTTPError, *_MALFORMED) as exc:
-                raise self._error(exc, mid_stream=True) from exc
-            finally:
-                await stream.close()
+            async for chunk in stream:
+                for text in state.add(chunk):
+                    yield TextDelta(text)
+        except (openai.OpenAIError, httpx.HTTPError, *_MALFORMED) as exc:
+            raise self._error(exc, mid_stream=True) from exc
         finally:
-            self._streams[pool] -= 1
+            await stream.close()
         for item in state.end(self.model):
             yield item
 
     async def complete(self, messages: list[Message]) -> str:
         """One whole answer without tools or streaming."""
         try:
-            client = self._clients[self._streams.index(min(self._streams))]
-            response = await client.chat.completions.create(
+            response = await self._client.chat.completions.create(
                 model=self.model, messages=_wire(messages), temperature=_given(self._temperature)
             )
             content = response.choices[0].message.content if response.choices else None
@@ -131,12 +120,10 @@ class OpenAICompatProvider:
         return content
 
     async def close(self) -> None:
-        """Close the HTTP clients."""
-        await asyncio.gather(*(client.close() for client in self._clients))
+        """Close the HTTP client."""
+        await self._client.close()
 
-    async def _open(
-        self, client: AsyncOpenAI, messages: list[Message], tools: list[ToolSpec]
-    ) -> AsyncStream[object]:
+    async def _open(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncStream[object]:
         # The SDK's own `create` builds a typed model of every chunk (most of its cost per
         # token, about a millisecond here) and walks the request through its type hints;
         # the same POST with `cast_to=object` keeps its retries, errors and SSE decoding and
@@ -152,7 +139,7 @@ class OpenAICompatProvider:
         if self._temperature is not None:
             body["temperature"] = self._temperature
         try:
-            return await client.post(
+            return await self._client.post(
                 "/chat/completions",
                 body=body,
                 cast_to=object,
@@ -167,12 +154,12 @@ class OpenAICompatProvider:
         # openai 3 wraps a transport error met while reading the stream in APIConnectionError;
         # openai 2 lets httpx's own error through.
         broke_off = mid_stream and isinstance(exc, openai.APIConnectionError)
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError) and not _refused(exc):
             message = f"the model server did not answer within {self._timeout:g} s"
         elif broke_off or isinstance(exc, httpx.HTTPError):
             message = f"the model's stream broke off ({type(exc.__cause__ or exc).__name__})"
         elif isinstance(exc, openai.APIConnectionError):
-            message = f"cannot reach the model server at {self._clients[0].base_url}"
+            message = f"cannot reach the model server at {self._client.base_url}"
         elif isinstance(exc, openai.APIStatusError):
             message = f"the model server answered HTTP {exc.status_code}: {_server_message(exc)}"
         elif isinstance(exc, openai.APIError):
@@ -239,6 +226,18 @@ def _wire(messages: list[Message]) -> list[ChatCompletionMessageParam]:
 
 def _given(value: float | None) -> float | Omit:
     return omit if value is None else value
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the connection itself failed (refused, reset, no such host), not timed out."""
+    # The SDK's aiohttp transport maps every connect failure to httpx's ConnectTimeout, so a
+    # refused connection arrives as APITimeoutError: the OSError at the root tells them apart.
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _server_message(exc: openai.APIError) -> str:
