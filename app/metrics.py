@@ -127,6 +127,8 @@ def render() -> bytes:
 
 def describe_service(*, version: str, storage: str, llm: str, model: str) -> None:
     """Set the `realtime_build_info` labels (at start-up)."""
+    # One series: an app made again in the same process (a notebook re-run) replaces the last.
+    BUILD.clear()
     BUILD.labels(version, storage, llm, model).set(1)
 
 
