@@ -1,20 +1,26 @@
-"""Event batches for SQLite written on one thread with the synchronous driver.
+"""Every SQLite write of the process on one thread, with the synchronous driver.
 
-Through the async driver every statement of a batch is its own hop between the event
-loop and the driver's thread, and under load each hop waits its turn in a busy loop;
-here a whole batch (begin, insert, last rowid, commit) is one hop.
+Through the async driver every statement is its own hop between the event loop and the
+driver's thread, and under load each hop waits its turn in a busy loop; here a whole
+transaction (begin, its statements, commit) is one hop. And SQLite has one write lock:
+writers on several connections wait for it in SQLite's busy handler, which sleeps and
+retries with no queue, so under load one could wait out the busy timeout ("database is
+locked": sessions refused at C = 500 opening at once). On one connection they queue in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.engine import URL
 
 from app.store.tables import session_events
+
+Done = TypeVar("Done")
 
 
 def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,8 +37,8 @@ def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class SqliteEventWriter:
-    """Inserts event rows in one transaction per batch on a dedicated thread."""
+class SqliteWriter:
+    """Runs the process's write transactions one after another on a dedicated thread."""
 
     def __init__(self, url: URL) -> None:
         self._engine = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
@@ -44,6 +50,11 @@ class SqliteEventWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, self._insert, rows)
 
+    async def transact(self, work: Callable[[Connection], Done]) -> Done:
+        """Run `work` in one transaction after the writes queued before it; its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._transaction, work)
+
     async def close(self) -> None:
         """Finish queued batches and close the connection."""
         await asyncio.to_thread(self._close)
@@ -51,6 +62,10 @@ class SqliteEventWriter:
     def _close(self) -> None:
         self._thread.shutdown(wait=True)
         self._engine.dispose()
+
+    def _transaction(self, work: Callable[[Connection], Done]) -> Done:
+        with self._engine.begin() as conn:
+            return work(conn)
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         with self._engine.begin() as conn:
