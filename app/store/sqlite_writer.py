@@ -23,6 +23,10 @@ from app.store.tables import session_events
 Done = TypeVar("Done")
 
 
+# How long a connection waits for SQLite's write lock (another process's, or a checkpoint).
+BUSY_TIMEOUT_MS = 10_000
+
+
 def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Configure a new SQLite connection (a SQLAlchemy `connect` listener)."""
     # WAL lets readers run beside the writer; foreign keys give cascade deletes.
@@ -31,7 +35,7 @@ def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "foreign_keys=ON",
         "journal_mode=WAL",
         "synchronous=NORMAL",
-        "busy_timeout=10000",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
