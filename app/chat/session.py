@@ -340,8 +340,8 @@ class Session:
                     metadata={"reason": reason},
                 )
             )
-            await store.end_session(self.session_id, end_time=datetime.now(UTC))
-            self._services.summarizer.schedule(self.session_id)
+            ended = await store.end_session(self.session_id, end_time=datetime.now(UTC))
+            self._services.summarizer.schedule(self.session_id, ended)
         except StoreError as exc:
             log.warning("session %s could not be ended yet: %s", self.session_id, exc)
             self.on_end_failed(self.session_id)
