@@ -25,6 +25,11 @@ from app.store.tables import session_events
 
 Done = TypeVar("Done")
 
+# Built once: a statement object keeps its cache key, so a batch does not compute it again.
+_INSERT_RETURNING_IDS = insert(session_events).returning(
+    session_events.c.id, sort_by_parameter_order=True
+)
+
 
 class EventWriter(Protocol):
     """Where the store sends its writes, once the database is open."""
@@ -64,11 +69,8 @@ class PostgresEventWriter:
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert the rows in one transaction; their ids in input order."""
-        statement = insert(session_events).returning(
-            session_events.c.id, sort_by_parameter_order=True
-        )
         async with self._engine.begin() as conn:
-            return list((await conn.execute(statement, rows)).scalars())
+            return list((await conn.execute(_INSERT_RETURNING_IDS, rows)).scalars())
 
     async def transact(self, work: Callable[[Connection], Done]) -> Done:
         """Run `work` in one transaction on a pooled connection; its result."""

@@ -22,6 +22,10 @@ from app.store.tables import session_events
 
 Done = TypeVar("Done")
 
+# Built once: a statement object keeps its cache key, so a batch does not compute it again.
+_INSERT_EVENTS = insert(session_events)
+_LAST_ROWID = text("select last_insert_rowid()")
+
 
 # How long a connection waits for SQLite's write lock (another process's, or a checkpoint).
 BUSY_TIMEOUT_MS = 10_000
@@ -73,7 +77,7 @@ class SqliteWriter:
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[int]:
         with self._engine.begin() as conn:
-            conn.execute(insert(session_events), rows)
+            conn.execute(_INSERT_EVENTS, rows)
             # One writer holds the lock, so the new rowids are consecutive.
-            last: int = conn.execute(text("select last_insert_rowid()")).scalar_one()
+            last: int = conn.execute(_LAST_ROWID).scalar_one()
         return list(range(last - len(rows) + 1, last + 1))
