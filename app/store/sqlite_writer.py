@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.engine import URL
 
+from app.store.base import Unavailable
 from app.store.tables import session_events
 
 Done = TypeVar("Done")
+Arg = TypeVar("Arg")
 
 # Built once: a statement object keeps its cache key, so a batch does not compute it again.
 _INSERT_EVENTS = insert(session_events)
@@ -51,17 +53,22 @@ class SqliteWriter:
     def __init__(self, url: URL) -> None:
         self._engine = create_engine(url.set(drivername="sqlite"), pool_size=1, max_overflow=0)
         event.listen(self._engine, "connect", set_pragmas)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-events")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writes")
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert the rows; returns their ids in input order."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._insert, rows)
+        return await self._on_thread(self._insert, rows)
 
     async def transact(self, work: Callable[[Connection], Done]) -> Done:
         """Run `work` in one transaction after the writes queued before it; its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._transaction, work)
+        return await self._on_thread(self._transaction, work)
+
+    async def _on_thread(self, call: Callable[[Arg], Done], arg: Arg) -> Done:
+        try:
+            running = asyncio.get_running_loop().run_in_executor(self._thread, call, arg)
+        except RuntimeError as exc:  # the thread is shut down: the store was closed
+            raise Unavailable("storage is closed") from exc
+        return await running
 
     async def close(self) -> None:
         """Finish queued batches and close the connection."""
