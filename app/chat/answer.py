@@ -169,8 +169,10 @@ class Answer:
         """The stored question, its id noted on the turn (a fold's range ends before it)."""
         stored_question = self._stored_question
         assert stored_question is not None
-        # Shielded: a cancelled answer must not cancel the write of its question.
-        stored = await asyncio.shield(stored_question)
+        if not stored_question.done():
+            # Shielded: a cancelled answer must not cancel the write of its question.
+            await asyncio.shield(stored_question)
+        stored = stored_question.result()  # once written, every frame asks again: no new future
         if self._turn is not None:
             self._turn.first_event_id = stored.id
         return stored

@@ -102,8 +102,8 @@ class Lifetime:
                     metadata={"reason": reason},
                 )
             )
-            await store.end_session(self._session_id, end_time=datetime.now(UTC))
-            self._services.summarizer.schedule(self._session_id)
+            ended = await store.end_session(self._session_id, end_time=datetime.now(UTC))
+            self._services.summarizer.schedule(self._session_id, ended)
         except StoreError as exc:
             log.warning("session %s could not be ended yet: %s", self._session_id, exc)
             self._on_failed()

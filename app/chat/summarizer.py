@@ -59,18 +59,25 @@ class Summarizer:
         self.claims = claims
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def summarize(self, session_id: str) -> SessionRecord:
-        """Build the summary from the stored events and save it; returns the session."""
-        return await self._store.set_summary(session_id, await self._build(session_id))
+    async def summarize(
+        self, session_id: str, session: SessionRecord | None = None
+    ) -> SessionRecord:
+        """Build the summary from the stored events and save it; returns the session.
 
-    async def _build(self, session_id: str) -> str:
-        session = await self._store.get_session(session_id)
+        `session`: the session as its end just stored it, so it is not read again.
+        """
+        summary = await self._build(session_id, session)
+        return await self._store.set_summary(session_id, summary)
+
+    async def _build(self, session_id: str, session: SessionRecord | None = None) -> str:
+        if session is None:
+            session = await self._store.get_session(session_id)
         events = await session_digest(self._store, session_id)
         return await build_summary(session, events, self._provider)
 
-    def schedule(self, session_id: str) -> None:
-        """Summarize in the background; failures are logged, never raised."""
-        task = asyncio.get_running_loop().create_task(self._run(session_id))
+    def schedule(self, session_id: str, session: SessionRecord | None = None) -> None:
+        """Summarize in the background (`session` as its end stored it); failures are logged."""
+        task = asyncio.get_running_loop().create_task(self._run(session_id, session))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -91,12 +98,12 @@ class Summarizer:
         summary = await self._build(session_id)
         await claims.finish_summary(session_id, ended=ended, summary=summary)
 
-    async def _run(self, session_id: str) -> None:
+    async def _run(self, session_id: str, session: SessionRecord | None) -> None:
         try:
             if self.claims is not None:
                 await self._claimed(session_id, self.claims)
             else:
-                await self.summarize(session_id)
+                await self.summarize(session_id, session)
         except StoreError as exc:
             log.warning("summary of session %s not saved: %s", session_id, exc)
         except Exception:

@@ -26,17 +26,27 @@ MESSAGE_OVERHEAD = 4
 
 def estimate_text(text: str | None) -> int:
     """Tokens `text` is estimated to take (0 for none)."""
-    return _estimate(text, BYTES_PER_TOKEN) if text else 0
+    return _text_tokens(text) if text else 0
 
 
 def estimate_json(text: str | None) -> int:
     """Tokens JSON text (tool arguments and results) is estimated to take."""
-    return _estimate(text, JSON_BYTES_PER_TOKEN) if text else 0
+    return _json_tokens(text) if text else 0
 
 
+# History repeats on every call; a string's hash is cached, and a cache of one str argument
+# uses the string itself as its key, so a hit costs about a dict lookup.
 @lru_cache(maxsize=16384)
-def _estimate(text: str, per_token: int) -> int:
-    # History repeats on every call; a string's hash is cached, so a hit costs nothing.
+def _text_tokens(text: str) -> int:
+    return _ceil_bytes(text, BYTES_PER_TOKEN)
+
+
+@lru_cache(maxsize=4096)
+def _json_tokens(text: str) -> int:
+    return _ceil_bytes(text, JSON_BYTES_PER_TOKEN)
+
+
+def _ceil_bytes(text: str, per_token: int) -> int:
     return -(-len(text.encode("utf-8", "surrogatepass")) // per_token)
 
 
@@ -45,6 +55,8 @@ def estimate_message(message: Message) -> int:
     content = message.get("content")
     tokens = MESSAGE_OVERHEAD
     tokens += estimate_json(content) if message["role"] == "tool" else estimate_text(content)
+    if len(message) == 2:  # role and content only: the common case, nothing more to count
+        return tokens
     for call in message.get("tool_calls") or ():
         function = call["function"]
         tokens += estimate_text(call["id"]) + estimate_text(function.get("name"))
@@ -54,7 +66,7 @@ def estimate_message(message: Message) -> int:
 
 def estimate_messages(messages: Iterable[Message]) -> int:
     """Tokens a list of chat messages is estimated to take."""
-    return sum(estimate_message(message) for message in messages)
+    return sum(map(estimate_message, messages))
 
 
 def estimate_tools(tools: list[ToolSpec]) -> int:

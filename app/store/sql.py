@@ -6,16 +6,17 @@ dialect's, chosen once from the URL (`sql_dialects`); everything here is one pat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import URL, RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.store import sql_writes
 from app.store.base import (
     EventRecord,
     NewEvent,
@@ -30,15 +31,8 @@ from app.store.sql_dialects import EventWriter, dialect_for
 from app.store.sql_errors import translated
 from app.store.tables import session_events, sessions
 
-_turns = (
-    select(func.count())
-    .where(session_events.c.session_id == sessions.c.session_id)
-    .where(session_events.c.event_type == "user_message")
-    .scalar_subquery()
-    .label("turns")
-)
-_session_columns = (*sessions.c, _turns)
 _Part = TypeVar("_Part")
+_Done = TypeVar("_Done")
 
 
 def build_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
@@ -112,6 +106,13 @@ class SqlStore:
             async with self.engine.begin() as conn:
                 yield conn
 
+    async def _write(
+        self, work: Callable[[Connection], _Done], session_id: str | None = None
+    ) -> _Done:
+        """Run `work` in one transaction on the writer; driver failures become the store's."""
+        with translated(session_id):
+            return await _opened(self._writer).transact(work)
+
     async def create_session(
         self, *, session_id: str, user_id: str, metadata: dict[str, Any] | None = None
     ) -> SessionRecord:
@@ -123,8 +124,7 @@ class SqlStore:
             "status": "active",
             "metadata": metadata or {},
         }
-        async with self._connect(session_id) as conn:
-            await conn.execute(insert(sessions).values(**values))
+        await self._write(lambda conn: sql_writes.create_session(conn, values), session_id)
         return SessionRecord.model_validate(values)
 
     async def get_session(self, session_id: str) -> SessionRecord:
@@ -141,7 +141,7 @@ class SqlStore:
         offset: int = 0,
     ) -> list[SessionRecord]:
         """Sessions newest first, optionally filtered by user and status."""
-        query = select(*_session_columns)
+        query = select(*sql_writes.SESSION_COLUMNS)
         if user_id is not None:
             query = query.where(sessions.c.user_id == user_id)
         if status is not None:
@@ -159,15 +159,7 @@ class SqlStore:
 
     async def end_session(self, session_id: str, *, end_time: datetime) -> SessionRecord:
         """Mark a session ended with its end time and duration."""
-        async with self._connect() as conn:
-            found = await self._fetch_session(conn, session_id)
-            duration = max((end_time - found.start_time).total_seconds(), 0.0)
-            await conn.execute(
-                update(sessions)
-                .where(sessions.c.session_id == session_id)
-                .values(status="ended", end_time=end_time, duration_seconds=duration)
-            )
-            return await self._fetch_session(conn, session_id)
+        return await self._write(lambda conn: sql_writes.end_session(conn, session_id, end_time))
 
     async def add_event(self, event: NewEvent) -> EventRecord:
         """Store one event, group-committed with concurrent ones; NotFound: unknown session."""
@@ -178,9 +170,8 @@ class SqlStore:
         rows = [_event_values(event) for event in batch]
         with translated():
             ids = await _opened(self._writer).insert(rows)
-        return [
-            EventRecord.model_validate({"id": i, **row}) for i, row in zip(ids, rows, strict=True)
-        ]
+        # The rows were built here from validated events: nothing to check again.
+        return [EventRecord.model_construct(id=i, **row) for i, row in zip(ids, rows, strict=True)]
 
     async def _insert_event(self, event: NewEvent) -> EventRecord:
         try:
@@ -249,24 +240,14 @@ class SqlStore:
 
     async def delete_session(self, session_id: str) -> None:
         """Delete a session; its events go by the cascade."""
-        async with self._connect() as conn:
-            result = await conn.execute(delete(sessions).where(sessions.c.session_id == session_id))
-            if result.rowcount == 0:
-                raise NotFound(f"session '{session_id}' not found")
+        await self._write(lambda conn: sql_writes.delete_session(conn, session_id))
 
     async def _update_session(self, session_id: str, **values: Any) -> SessionRecord:
-        async with self._connect() as conn:
-            result = await conn.execute(
-                update(sessions).where(sessions.c.session_id == session_id).values(**values)
-            )
-            if result.rowcount == 0:
-                raise NotFound(f"session '{session_id}' not found")
-            return await self._fetch_session(conn, session_id)
+        return await self._write(lambda conn: sql_writes.update_session(conn, session_id, values))
 
     @staticmethod
     async def _fetch_session(conn: AsyncConnection, session_id: str) -> SessionRecord:
-        query = select(*_session_columns).where(sessions.c.session_id == session_id)
-        row = (await conn.execute(query)).mappings().first()
+        row = (await conn.execute(sql_writes.session_query(session_id))).mappings().first()
         if row is None:
             raise NotFound(f"session '{session_id}' not found")
         return _session(row)

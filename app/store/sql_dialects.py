@@ -2,32 +2,44 @@
 
 PostgreSQL: a pool that may overflow, asyncpg's timeouts, the whole pool opened up front,
 and event batches as one `INSERT … RETURNING` through the async engine. SQLite: a fixed
-pool, PRAGMAs on every connection, and event batches on one thread with the synchronous
-driver (`sqlite_writer`). Group commit, retries and error translation are the store's,
-the same on both.
+pool for reads, PRAGMAs on every connection, and every write (event batches, session
+rows) on one thread with the synchronous driver (`sqlite_writer`). Group commit, retries
+and error translation are the store's, the same on both.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event, insert
+from sqlalchemy import Connection, event, insert
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.store.sql_errors import translated
-from app.store.sqlite_writer import SqliteEventWriter, set_pragmas
+from app.store.sqlite_writer import SqliteWriter, set_pragmas
 from app.store.tables import session_events
+
+Done = TypeVar("Done")
+
+# Built once: a statement object keeps its cache key, so a batch does not compute it again.
+_INSERT_RETURNING_IDS = insert(session_events).returning(
+    session_events.c.id, sort_by_parameter_order=True
+)
 
 
 class EventWriter(Protocol):
-    """Where the store sends a batch of event rows, once the database is open."""
+    """Where the store sends its writes, once the database is open."""
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert the rows in one transaction; their ids in input order."""
+        ...
+
+    async def transact(self, work: Callable[[Connection], Done]) -> Done:
+        """Run `work` in one write transaction; its result."""
         ...
 
     async def close(self) -> None:
@@ -57,11 +69,13 @@ class PostgresEventWriter:
 
     async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
         """Insert the rows in one transaction; their ids in input order."""
-        statement = insert(session_events).returning(
-            session_events.c.id, sort_by_parameter_order=True
-        )
         async with self._engine.begin() as conn:
-            return list((await conn.execute(statement, rows)).scalars())
+            return list((await conn.execute(_INSERT_RETURNING_IDS, rows)).scalars())
+
+    async def transact(self, work: Callable[[Connection], Done]) -> Done:
+        """Run `work` in one transaction on a pooled connection; its result."""
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(work)
 
     async def close(self) -> None:
         """Nothing of its own to release: the store disposes of the engine."""
@@ -98,7 +112,7 @@ class PostgresDialect:
 
 
 class SqliteDialect:
-    """SQLite through aiosqlite for reads, the synchronous driver for event batches."""
+    """SQLite through aiosqlite for reads, the synchronous driver on one thread for writes."""
 
     name = "sqlite"
 
@@ -112,7 +126,7 @@ class SqliteDialect:
 
     async def open_writer(self, engine: AsyncEngine, *, pool_size: int) -> EventWriter:
         """A writer with its own connection to the engine's file, on its own thread."""
-        return SqliteEventWriter(engine.url)
+        return SqliteWriter(engine.url)
 
 
 _DIALECTS: dict[str, SqlDialect] = {
